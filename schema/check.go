@@ -60,6 +60,9 @@ func (v *Validator) Check(doc *strictyaml.Document, skip map[string]bool) []find
 			continue
 		}
 		f := v.finding(doc, path, e)
+		if f.Rule == "" {
+			continue
+		}
 		key := f.Text()
 		if seen[key] {
 			continue
@@ -99,6 +102,13 @@ func (v *Validator) finding(doc *strictyaml.Document, path string, e gojsonschem
 			fixOr(v.node(path), ""))
 	}
 	val := valueAt(doc.Value, path)
+	if _, isString := val.(string); e.Type() == "pattern" && !isString {
+		return finding.Finding{}
+	}
+	if e.Type() == "pattern" {
+		return finding.New(doc.File, doc.Pos(path), "schema-format",
+			fmt.Sprintf("%s %s is not in the allowed form", name, quote(val)), fixOr(v.node(path), ""))
+	}
 	desc := strings.TrimSuffix(e.Description(), ".")
 	return finding.New(doc.File, doc.Pos(path), "schema",
 		fmt.Sprintf("%s %s is not allowed: %s", name, quote(val), lowerFirst(desc)), fixOr(v.node(path), ""))

@@ -175,7 +175,7 @@ func Parse(file string, data []byte) (*Policy, []finding.Finding) {
 	}
 	if len(p.Approvers.Teams) == 0 && len(p.Approvers.Users) > 0 && p.Approvals > len(p.Approvers.Users) {
 		fs = append(fs, finding.New(file, doc.Pos("approvals"), "approvals-unreachable",
-			fmt.Sprintf("approvals is %d but only %d approvers are listed, so no request could ever be approved", p.Approvals, len(p.Approvers.Users)),
+			fmt.Sprintf("approvals is %d but only %d approver%s listed, so no request could ever be approved", p.Approvals, len(p.Approvers.Users), map[bool]string{true: " is", false: "s are"}[len(p.Approvers.Users) == 1]),
 			"lower approvals or list more approvers"))
 	}
 	fs = append(fs, policyValidator.Check(doc, skip)...)

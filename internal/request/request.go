@@ -112,6 +112,12 @@ func Parse(file string, data []byte) (*Request, []finding.Finding) {
 	}
 	r := &Request{ID: id, File: file, doc: doc}
 	m, _ := doc.Value.(map[string]any)
+	for k, v := range m {
+		if s, ok := v.(string); ok && hasControl(s) {
+			skip[k] = true
+			add(k, "control-character", fmt.Sprintf("%s contains a line break or control character", k), "write it on one line of plain text")
+		}
+	}
 	str := func(k string) string { s, _ := m[k].(string); return s }
 	r.Requester, r.Account, r.PermissionSet = str("requester"), str("account"), str("permissionSet")
 	r.Reason, r.Ticket, r.DurationText = str("reason"), str("ticket"), str("duration")
@@ -138,6 +144,15 @@ func Parse(file string, data []byte) (*Request, []finding.Finding) {
 		return nil, fs
 	}
 	return r, nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return true
+		}
+	}
+	return false
 }
 
 var durationRE = regexp.MustCompile(`^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?$`)

@@ -147,7 +147,7 @@ func PR(ctx context.Context, repo *gitrepo.Repo, base, head, author string, team
 		return nil, err
 	}
 	rep := &Report{Mode: "pr", Base: baseID}
-	baseSnap, headSnap := repo.At(mergeBase), repo.At(headID)
+	baseSnap, headSnap := repo.At(baseID), repo.At(headID)
 	add := func(path, rule, msg, fix string) {
 		rep.Findings = append(rep.Findings, finding.New(path, finding.Pos{Line: 1, Col: 1}, rule, msg, fix))
 	}
