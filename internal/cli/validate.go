@@ -141,4 +141,3 @@ func plural(n int) string {
 	}
 	return "s"
 }
-
