@@ -9,9 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Exit statuses, the same for every command.
@@ -38,6 +41,10 @@ type Env struct {
 	Dir string
 	// Now is the clock.
 	Now func() time.Time
+	// AWSConfig, when set, replaces the SDK's default configuration chain (tests).
+	AWSConfig func(context.Context) (aws.Config, error)
+	// HTTPClient, when set, is used for GitHub (tests).
+	HTTPClient *http.Client
 }
 
 // OSEnv is the real environment.
@@ -65,6 +72,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"validate", "check request, policy and identity files (the PR check)", runValidate},
+		{"plan", "show what reconcile would do now or --at a time; changes nothing", runPlan},
+		{"reconcile", "grant approved requests, revoke expired ones, record it in git", runReconcile},
 		{"version", "print the version and commit", runVersion},
 	}
 }

@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/google/go-github/v62/github"
+
+	"github.com/elevate-dev/elevate/internal/approval"
+	"github.com/elevate-dev/elevate/internal/finding"
+	"github.com/elevate-dev/elevate/internal/gitrepo"
+	"github.com/elevate-dev/elevate/internal/identitycenter"
+	"github.com/elevate-dev/elevate/internal/ledger"
+	"github.com/elevate-dev/elevate/internal/reconcile"
+	"github.com/elevate-dev/elevate/internal/request"
+)
+
+// reconcileOptions are the flags of `elevate plan` and `elevate reconcile`.
+type reconcileOptions struct {
+	Dir     string
+	At      string
+	Format  string
+	Remote  string
+	Branch  string
+	NoPush  bool
+	Timeout time.Duration
+	Before  string
+	After   string
+}
+
+func parseReconcile(env Env, name string, args []string) (reconcileOptions, error) {
+	o := reconcileOptions{}
+	var synopsis, examples string
+	if name == "plan" {
+		synopsis = "plan [--at TIME] [--format text|json]"
+		examples = `  elevate plan                               # what reconcile would do now
+  elevate plan --at 2026-12-05T17:00:00Z     # what expires by Friday evening
+  elevate plan --format json`
+	} else {
+		synopsis = "reconcile [--remote origin] [--branch main] [--no-push]"
+		examples = `  elevate reconcile                          # grant, revoke, record and push
+  AWS_ENDPOINT_URL=http://127.0.0.1:5000 elevate reconcile --no-push   # against moto, locally`
+	}
+	fs := newFlags(env, name, synopsis, examples+`
+
+Configuration comes from the environment, as the workflows give it:
+  AWS: the SDK's standard chain (AWS_REGION, credentials, AWS_ENDPOINT_URL)
+  GitHub: GITHUB_TOKEN, GITHUB_REPOSITORY (owner/name), GITHUB_API_URL
+  ELEVATE_GIT_NAME / ELEVATE_GIT_EMAIL: the identity of state commits`)
+	fs.StringVar(&o.Dir, "C", ".", "run as if started in `dir` (a checkout of main)")
+	fs.StringVar(&o.Format, "format", "text", "output `format`: text or json")
+	fs.StringVar(&o.Branch, "branch", "main", "the protected `branch` requests are merged into")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this `duration`; whatever is not done is retried by the next run")
+	if name == "plan" {
+		fs.StringVar(&o.At, "at", "", "plan as if it were `TIME` (RFC 3339 with a zone)")
+	} else {
+		fs.StringVar(&o.Remote, "remote", "origin", "push state commits to this `remote`")
+		fs.BoolVar(&o.NoPush, "no-push", false, "commit state but do not push")
+		fs.StringVar(&o.Before, "push-before", "", "with --push-after: skip the run if every commit in BEFORE..AFTER is elevate's own state commit (set from the push event)")
+		fs.StringVar(&o.After, "push-after", "", "see --push-before")
+	}
+	if err := parse(fs, args, 0); err != nil {
+		return o, err
+	}
+	if o.Format != "text" && o.Format != "json" {
+		return o, &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", o.Format)}
+	}
+	if o.At != "" {
+		if _, err := request.ParseTime(o.At); err != nil {
+			return o, &UsageError{Msg: fmt.Sprintf("--at %q: %v; write e.g. 2026-12-05T17:00:00Z", o.At, err)}
+		}
+	}
+	if o.NoPush {
+		o.Remote = ""
+	}
+	if !filepath.IsAbs(o.Dir) {
+		o.Dir = filepath.Join(env.Dir, o.Dir)
+	}
+	return o, nil
+}
+
+func runPlan(ctx context.Context, env Env, args []string) error {
+	return runReconcileCmd(ctx, env, "plan", args)
+}
+
+func runReconcile(ctx context.Context, env Env, args []string) error {
+	return runReconcileCmd(ctx, env, "reconcile", args)
+}
+
+func runReconcileCmd(ctx context.Context, env Env, name string, args []string) error {
+	o, err := parseReconcile(env, name, args)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	repo, err := gitrepo.Open(ctx, o.Dir)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	now := env.Now().UTC()
+	if o.At != "" {
+		now, _ = request.ParseTime(o.At)
+	}
+	as := ledger.Signature{Name: env.Getenv("ELEVATE_GIT_NAME"), Email: env.Getenv("ELEVATE_GIT_EMAIL")}
+	if as.Name == "" || as.Email == "" {
+		as = ledger.DefaultSignature
+	}
+	if name == "reconcile" && o.Before != "" && o.After != "" && reconcile.OnlyStateCommits(ctx, repo, o.Before, o.After, as) {
+		fmt.Fprintln(env.Stdout, "the push holds only elevate's own state commits: nothing to do")
+		return nil
+	}
+	cfg := reconcile.Config{Repo: repo, As: as, Branch: o.Branch, Remote: o.Remote, Now: now, Log: env.Stderr}
+	gh, owner, repoName, err := githubClient(env)
+	if err != nil && name == "reconcile" {
+		return err
+	}
+	if gh != nil {
+		cfg.Owner, cfg.Name = owner, repoName
+		cfg.Approvals = approval.New(gh.PullRequests, gh.Teams, approval.Options{})
+		cfg.Teams = teamChecker{gh.Teams}
+	}
+	if name == "reconcile" || env.Getenv("AWS_ENDPOINT_URL") != "" || env.Getenv("AWS_REGION") != "" {
+		awsCfg, err := loadAWS(ctx, env)
+		if err != nil && name == "reconcile" {
+			return err
+		}
+		if err == nil {
+			cfg.Backend = identitycenter.NewFromConfig(awsCfg, identitycenter.Options{})
+		}
+	}
+	var res *reconcile.Result
+	if name == "plan" {
+		cfg.Backend = nil
+		res, err = reconcile.Plan(ctx, cfg)
+	} else {
+		res, err = reconcile.Reconcile(ctx, cfg)
+	}
+	if res != nil {
+		if werr := writeSteps(env.Stdout, res, o.Format, name); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if failed := res.Failed(); len(failed) > 0 {
+		var ids []string
+		for _, s := range failed {
+			ids = append(ids, s.ID)
+		}
+		return fmt.Errorf("%d request(s) could not be reconciled and are retried by the next run: %s", len(failed), strings.Join(ids, ", "))
+	}
+	return nil
+}
+
+// loadAWS builds the AWS configuration from the SDK's standard chain, or the
+// test's override.
+func loadAWS(ctx context.Context, env Env) (aws.Config, error) {
+	if env.AWSConfig != nil {
+		return env.AWSConfig(ctx)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return cfg, errors.New("no AWS region: set AWS_REGION")
+	}
+	return cfg, nil
+}
+
+// githubClient builds a client from GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL.
+func githubClient(env Env) (*github.Client, string, string, error) {
+	token := env.Getenv("GITHUB_TOKEN")
+	full := env.Getenv("GITHUB_REPOSITORY")
+	owner, name, ok := strings.Cut(full, "/")
+	if token == "" || !ok || owner == "" || name == "" {
+		return nil, "", "", errors.New("GitHub is not configured: set GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name); GITHUB_API_URL for GitHub Enterprise")
+	}
+	hc := env.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	c := github.NewClient(hc).WithAuthToken(token)
+	if api := env.Getenv("GITHUB_API_URL"); api != "" {
+		u, err := url.Parse(strings.TrimSuffix(api, "/") + "/")
+		if err != nil || u.Scheme == "" {
+			return nil, "", "", fmt.Errorf("GITHUB_API_URL %q is not a URL", api)
+		}
+		c.BaseURL = u
+	}
+	return c, owner, name, nil
+}
+
+// teamChecker answers team eligibility through the team membership API.
+type teamChecker struct{ teams approval.TeamsAPI }
+
+func (t teamChecker) IsTeamMember(ctx context.Context, team, login string) (bool, error) {
+	org, slug, ok := strings.Cut(team, "/")
+	if !ok {
+		return false, fmt.Errorf("team %q is not org/slug", team)
+	}
+	m, resp, err := t.teams.GetTeamMembershipBySlug(ctx, org, slug, login)
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("team membership %s of %s: %w", team, login, err)
+	}
+	return m.GetState() == "active", nil
+}
+
+func writeSteps(w io.Writer, res *reconcile.Result, format, name string) error {
+	steps := res.Sorted()
+	if format == "json" {
+		type step struct {
+			ID     string        `json:"id"`
+			Action string        `json:"action"`
+			Status ledger.Status `json:"status"`
+			Reason string        `json:"reason,omitempty"`
+			Error  string        `json:"error,omitempty"`
+			Commit string        `json:"commit,omitempty"`
+		}
+		out := struct {
+			Steps  []step `json:"steps"`
+			Pushed bool   `json:"pushed"`
+		}{Steps: []step{}, Pushed: res.Pushed}
+		for _, s := range steps {
+			j := step{ID: s.ID, Action: string(s.Kind), Status: s.Status, Reason: s.Reason, Commit: s.Commit}
+			if s.Err != nil {
+				j.Error = s.Err.Error()
+			}
+			out.Steps = append(out.Steps, j)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REQUEST\tACTION\tREQUESTER\tACCOUNT\tPERMISSION SET\tSTART\tEND\tNOTE")
+	for _, s := range steps {
+		note := s.Reason
+		if s.Err != nil {
+			note = "ERROR (retried next run): " + s.Err.Error()
+		}
+		if s.Shared {
+			note = strings.TrimSpace(note + " assignment kept: another active grant covers it")
+		}
+		if len(note) > 160 {
+			note = note[:157] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", finding.Escape(s.ID), s.Kind, finding.Escape(dash(s.Status.Requester)), dash(s.Status.Account),
+			dash(s.Status.PermissionSet), dash(s.Status.Start), dash(s.Status.End), finding.Escape(note))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if name == "reconcile" {
+		fmt.Fprintf(w, "pushed: %v\n", res.Pushed)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
