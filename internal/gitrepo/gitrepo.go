@@ -131,7 +131,21 @@ type Entry struct {
 
 // Tree lists the entries directly in dir at rev (not recursively).
 func (r *Repo) Tree(ctx context.Context, rev, dir string) ([]Entry, error) {
-	out, err := r.Run(ctx, "ls-tree", "-z", "--end-of-options", rev, "--", strings.TrimSuffix(dir, "/")+"/")
+	return r.lsTree(ctx, rev, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// Lookup returns the entry of one path at rev, reading no more of its folder.
+func (r *Repo) Lookup(ctx context.Context, rev, path string) (Entry, bool, error) {
+	es, err := r.lsTree(ctx, rev, strings.TrimSuffix(path, "/"))
+	if err != nil || len(es) == 0 {
+		return Entry{}, false, err
+	}
+	return es[0], true, nil
+}
+
+func (r *Repo) lsTree(ctx context.Context, rev, spec string) ([]Entry, error) {
+	dir := spec
+	out, err := r.Run(ctx, "ls-tree", "-z", "--end-of-options", rev, "--", spec)
 	if err != nil {
 		return nil, fmt.Errorf("list %s at %s: %w", dir, rev, err)
 	}

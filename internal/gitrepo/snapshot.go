@@ -159,14 +159,13 @@ func (c *commitSnapshot) List(ctx context.Context, dir string) ([]SnapshotEntry,
 }
 
 func (c *commitSnapshot) Read(ctx context.Context, p string, limit int64) ([]byte, int64, error) {
-	es, err := c.tree(ctx, path.Dir(p))
+	// One path, not the whole folder: reading one request must not cost
+	// more when requests/ holds thousands.
+	e, ok, err := c.repo.Lookup(ctx, c.rev, p)
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, e := range es {
-		if e.Path != p {
-			continue
-		}
+	if ok && e.Path == p {
 		if k := modeKind(e.Mode); k != File {
 			return nil, 0, fmt.Errorf("%s is a %s, not a regular file", p, k)
 		}
