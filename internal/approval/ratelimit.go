@@ -61,9 +61,10 @@ func (v *Verifier) rateLimitWait(err error) (time.Duration, bool) {
 	if code != http.StatusTooManyRequests && code != http.StatusForbidden {
 		return 0, false
 	}
-	if s := h.Get("Retry-After"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-			return max(time.Duration(n)*time.Second, time.Second), true
+	if s := strings.TrimSpace(h.Get("Retry-After")); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+			// Clamped so that an absurd value cannot overflow into a short wait.
+			return max(time.Duration(min(n, maxRetryAfter))*time.Second, time.Second), true
 		}
 	}
 	if h.Get("X-RateLimit-Remaining") == "0" {
@@ -84,5 +85,8 @@ func (v *Verifier) untilReset(reset time.Time) time.Duration {
 	if reset.IsZero() {
 		return time.Minute
 	}
-	return max(reset.Sub(v.opts.Now())+time.Second, time.Second)
+	return max(reset.Add(time.Second).Sub(v.opts.Now()), time.Second)
 }
+
+// maxRetryAfter is the largest Retry-After, in seconds, taken literally.
+const maxRetryAfter = 1 << 31

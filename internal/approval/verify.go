@@ -73,12 +73,11 @@ func (v *Verifier) Verify(ctx context.Context, owner, repo string, pr *github.Pu
 	latest, ignored := latestOpinions(reviews)
 	counted := map[int64]string{}
 	team404 := false
-	memo := map[string]*github.Membership{}
 	for _, r := range latest {
 		login := r.GetUser().GetLogin()
 		whys := disqualify(r, vd.HeadSHA, requester, vd.Author, pushers)
 		if len(whys) == 0 {
-			ok, why, saw404, err := v.allowed(ctx, login, rule.Users, teams, memo)
+			ok, why, saw404, err := v.allowed(ctx, login, rule.Users, teams)
 			if err != nil {
 				return Verdict{}, fmt.Errorf("verify PR %d: %w", vd.PR, err)
 			}
@@ -325,6 +324,11 @@ func disqualify(r *github.PullRequestReview, head, requester, author string, p p
 	return whys
 }
 
+func (v *Verifier) isRateLimit(err error) bool {
+	_, limited := v.rateLimitWait(err)
+	return limited
+}
+
 func isBot(u *github.User) bool {
 	return strings.EqualFold(u.GetType(), "Bot") || strings.HasSuffix(strings.ToLower(u.GetLogin()), "[bot]")
 }
@@ -333,7 +337,7 @@ func isBot(u *github.User) bool {
 // active member of a listed team. A 404 from the team lookup means not a
 // member (saw404 reports one happened); a pending member is not a member;
 // any other failure is an error, never an approval.
-func (v *Verifier) allowed(ctx context.Context, login string, users []string, teams []team, memo map[string]*github.Membership) (bool, string, bool, error) {
+func (v *Verifier) allowed(ctx context.Context, login string, users []string, teams []team) (bool, string, bool, error) {
 	for _, u := range users {
 		if strings.EqualFold(u, login) {
 			return true, "", false, nil
@@ -342,24 +346,17 @@ func (v *Verifier) allowed(ctx context.Context, login string, users []string, te
 	saw404 := false
 	var pending []string
 	for _, t := range teams {
-		key := strings.ToLower(t.String() + "\x00" + login)
-		m, seen := memo[key]
-		if !seen {
-			var resp *github.Response
-			var err error
-			m, resp, err = call(ctx, v, fmt.Sprintf("get membership of %s in team %s", login, t), func() (*github.Membership, *github.Response, error) {
-				return v.teams.GetTeamMembershipBySlug(ctx, t.org, t.slug, login)
-			})
-			switch {
-			case err == nil:
-			case resp != nil && resp.StatusCode == http.StatusNotFound:
-				saw404 = true
-			case resp != nil && resp.StatusCode == http.StatusForbidden:
-				return false, "", saw404, fmt.Errorf("%w (reading team membership needs a token with Members: read)", err)
-			default:
-				return false, "", saw404, err
-			}
-			memo[key] = m
+		m, resp, err := call(ctx, v, fmt.Sprintf("get membership of %s in team %s", login, t), func() (*github.Membership, *github.Response, error) {
+			return v.teams.GetTeamMembershipBySlug(ctx, t.org, t.slug, login)
+		})
+		switch {
+		case err == nil:
+		case resp != nil && resp.StatusCode == http.StatusNotFound:
+			saw404 = true
+		case resp != nil && resp.StatusCode == http.StatusForbidden && !v.isRateLimit(err):
+			return false, "", saw404, fmt.Errorf("%w (reading team membership needs a token with Members: read)", err)
+		default:
+			return false, "", saw404, err
 		}
 		switch m.GetState() {
 		case "active":

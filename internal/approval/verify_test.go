@@ -653,6 +653,8 @@ func TestFindMergedPR(t *testing.T) {
 		wantErr   string   // an error that is not ErrNoPullRequest
 		wantLists int
 		wantWaits []time.Duration
+		// wantAttempts is the NoPullRequestError's count; 0 means 6.
+		wantAttempts int
 	}{
 		{
 			name:      "merge commit",
@@ -700,6 +702,17 @@ func TestFindMergedPR(t *testing.T) {
 			},
 			wantLists: 6,
 			wantWaits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second},
+		},
+		{
+			name: "two PRs merged into main as the commit: ambiguous, fails closed",
+			prs: []pr{basePR(), func() pr {
+				p := basePR()
+				p.Number = 8
+				return p
+			}()},
+			wantSeen:     []string{"PRs #7, #8 all claim the commit: ambiguous"},
+			wantLists:    1,
+			wantAttempts: 1,
 		},
 		{
 			name:      "direct push: no PR ever",
@@ -762,8 +775,12 @@ func TestFindMergedPR(t *testing.T) {
 				if diff := cmp.Diff(tt.wantSeen, noPR.Seen, cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("Seen (-want +got):\n%s", diff)
 				}
-				if noPR.Attempts != 6 {
-					t.Errorf("Attempts = %d, want 6", noPR.Attempts)
+				want := 6
+				if tt.wantAttempts != 0 {
+					want = tt.wantAttempts
+				}
+				if noPR.Attempts != want {
+					t.Errorf("Attempts = %d, want %d", noPR.Attempts, want)
 				}
 			default:
 				if err != nil {
@@ -780,6 +797,47 @@ func TestFindMergedPR(t *testing.T) {
 				t.Errorf("waits (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// disagreeingPRs lists a PR as merged that reads as not merged: GitHub's
+// endpoints are not updated at the same instant.
+type disagreeingPRs struct {
+	approval.PullRequestsAPI
+	gets int
+}
+
+func (d *disagreeingPRs) ListPullRequestsWithCommit(context.Context, string, string, string, *github.ListOptions) ([]*github.PullRequest, *github.Response, error) {
+	now := github.Timestamp{Time: time.Now()}
+	return []*github.PullRequest{{
+		Number: github.Int(7), State: github.String("closed"), MergedAt: &now,
+		MergeCommitSHA: github.String(mergeSHA), Base: &github.PullRequestBranch{Ref: github.String("main")},
+	}}, &github.Response{}, nil
+}
+
+func (d *disagreeingPRs) Get(context.Context, string, string, int) (*github.PullRequest, *github.Response, error) {
+	d.gets++
+	return &github.PullRequest{
+		Number: github.Int(7), Merged: github.Bool(false), MergeCommitSHA: github.String(mergeSHA),
+		Base: &github.PullRequestBranch{Ref: github.String("main")},
+	}, &github.Response{}, nil
+}
+
+func TestFindMergedPRConfirmsWithGet(t *testing.T) {
+	t.Parallel()
+	d := &disagreeingPRs{}
+	sl := &sleeper{}
+	v := approval.New(d, nil, approval.Options{LookupAttempts: 3, Sleep: sl.sleep})
+	_, err := v.FindMergedPR(context.Background(), "acme", "access", mergeSHA, "main")
+	var noPR *approval.NoPullRequestError
+	if !errors.As(err, &noPR) {
+		t.Fatalf("err = %v, want NoPullRequestError", err)
+	}
+	if diff := cmp.Diff([]string{"PR #7 is not merged when read again"}, noPR.Seen); diff != "" {
+		t.Errorf("Seen (-want +got):\n%s", diff)
+	}
+	if d.gets != 3 || len(sl.waits()) != 2 {
+		t.Errorf("%d re-reads and %d waits, want 3 and 2", d.gets, len(sl.waits()))
 	}
 }
 

@@ -32,7 +32,9 @@ func (b *Backend) Grant(ctx context.Context, a Assignment) error {
 
 // Revoke makes the assignment not exist. If it does not exist nothing is
 // deleted. Sessions already issued outlive it until their SessionDuration
-// ends. Errors are as for Grant.
+// ends. Errors are as for Grant; a user no longer in the Identity Store
+// gives a *UserNotFoundError, though an assignment of that user may remain
+// (List reports it by UserID).
 func (b *Backend) Revoke(ctx context.Context, a Assignment) error {
 	if err := b.change(ctx, a, false); err != nil {
 		return fmt.Errorf("revoke %s: %w", a, err)

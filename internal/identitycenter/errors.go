@@ -3,8 +3,6 @@ package identitycenter
 import (
 	"errors"
 	"fmt"
-
-	"github.com/aws/smithy-go"
 )
 
 // ErrInvalidAssignment is wrapped by the errors for an Assignment with an
@@ -18,6 +16,7 @@ type UserNotFoundError struct {
 	UserName string
 }
 
+// Error names the missing user.
 func (e *UserNotFoundError) Error() string {
 	return fmt.Sprintf("user %q not found in the Identity Store", e.UserName)
 }
@@ -28,6 +27,7 @@ type PermissionSetNotFoundError struct {
 	Name string
 }
 
+// Error names the missing permission set.
 func (e *PermissionSetNotFoundError) Error() string {
 	return fmt.Sprintf("permission set %q not found in the Identity Center instance", e.Name)
 }
@@ -44,6 +44,7 @@ type FailedError struct {
 	Reason string
 }
 
+// Error gives the operation, its request id and AWS's reason.
 func (e *FailedError) Error() string {
 	return fmt.Sprintf("%s assignment request %s failed: %s", e.Op, e.RequestID, e.Reason)
 }
@@ -60,13 +61,16 @@ type TimeoutError struct {
 	Polls int
 }
 
+// Error gives the operation, its request id and the checks made.
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("%s assignment request %s still IN_PROGRESS after %d status checks", e.Op, e.RequestID, e.Polls)
 }
 
 // IsPermanent reports whether err says the assignment itself cannot be
 // made (unknown user, unknown permission set, invalid assignment), so
-// retrying in a later run will not help. Any other error is transient.
+// retrying in a later run will not help. Any other error is transient. For
+// Revoke a permanent error means the assignment could not be found by name,
+// not that it is gone.
 func IsPermanent(err error) bool {
 	var user *UserNotFoundError
 	var set *PermissionSetNotFoundError
@@ -80,7 +84,7 @@ const (
 
 // errorCode is the AWS error code in err, or "".
 func errorCode(err error) string {
-	var apiErr smithy.APIError
+	var apiErr interface{ ErrorCode() string }
 	if errors.As(err, &apiErr) {
 		return apiErr.ErrorCode()
 	}

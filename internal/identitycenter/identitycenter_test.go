@@ -583,6 +583,9 @@ func TestConcurrentGrants(t *testing.T) {
 	if got < 2 {
 		t.Errorf("MaxOutstanding() = %d: the grants did not run concurrently", got)
 	}
+	if got := fx.faults.MaxConcurrent(create); got > maxInFlight {
+		t.Errorf("MaxConcurrent(%s) = %d, want <= %d", create, got, maxInFlight)
+	}
 	want := map[string]int{create: n, del: n, list: 1, "GetUserId": n, "ListPermissionSets": 1, "ListInstances": 1}
 	if diff := cmp.Diff(want, fx.calls("ListInstances", "ListPermissionSets", "GetUserId", list, create, del)); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)

@@ -316,6 +316,9 @@ func verifyNew(ctx context.Context, cfg Config, id, path string) Step {
 	}
 	s.Status.PullRequest = pr.GetNumber()
 	v, err := cfg.Approvals.Verify(ctx, cfg.Owner, cfg.Name, pr, r.Requester, approval.Rule{Users: p.Approvers.Users, Teams: p.Approvers.Teams, Required: p.Approvals})
+	if errors.Is(err, approval.ErrInvalidRule) {
+		return deny("policy %s cannot be satisfied: %v", p.Name, err)
+	}
 	if err != nil {
 		s.Kind, s.Err = Verify, fmt.Errorf("verify PR #%d: %w", pr.GetNumber(), err)
 		return s
@@ -440,7 +443,8 @@ func awsStep(ctx context.Context, cfg Config, s *Step) error {
 	switch s.Kind {
 	case Grant:
 		err := cfg.Backend.Grant(ctx, a)
-		if err != nil && identitycenter.IsPermanent(err) {
+		var failed *identitycenter.FailedError
+		if err != nil && (identitycenter.IsPermanent(err) || errors.As(err, &failed)) {
 			s.Kind, s.Reason = Failed, "AWS refused the grant: "+err.Error()
 			return nil
 		}

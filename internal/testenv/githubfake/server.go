@@ -353,7 +353,10 @@ func (s *Server) AddReview(number int, r Review) int64 {
 
 // AssociateCommit makes the commits/{sha}/pulls endpoint list the given PRs
 // for sha, in addition to the PRs associated automatically (those whose
-// merge commit, head or commits include sha).
+// merge commit, head or commits include sha). The fake lists every
+// associated PR, open or merged, into any base; GitHub lists only the merged
+// PR once the commit is on the default branch, so the fake is the harder
+// case.
 func (s *Server) AssociateCommit(sha string, numbers ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -773,7 +776,7 @@ func (s *Server) handleTeamMembership(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "Resource not accessible by integration")
 		return
 	default:
-		writeError(w, s.teamStatus, "Not Found")
+		writeError(w, s.teamStatus, http.StatusText(s.teamStatus))
 		return
 	}
 	org, slug, login := r.PathValue("org"), r.PathValue("team_slug"), r.PathValue("username")

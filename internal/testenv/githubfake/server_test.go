@@ -621,3 +621,49 @@ type headerWriter struct{ h http.Header }
 func (w *headerWriter) Header() http.Header         { return w.h }
 func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *headerWriter) WriteHeader(int)             {}
+
+// TestFaultBodiesConform checks injected errors against basic-error and the
+// headers GitHub documents for each kind of limit.
+func TestFaultBodiesConform(t *testing.T) {
+	t.Parallel()
+	sp := loadSpec(t)
+	tests := []struct {
+		fault      Fault
+		wantHeader map[string]string
+	}{
+		{Status(403), nil},
+		{Status(404), nil},
+		{Status(500), nil},
+		{PrimaryLimit(403, time.Unix(1_900_000_000, 0)), map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1900000000"}},
+		{PrimaryLimit(429, time.Unix(1_900_000_000, 0)), map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1900000000"}},
+		{SecondaryLimit(403, time.Minute), map[string]string{"Retry-After": "60"}},
+		{SecondaryLimit(429, time.Minute), map[string]string{"Retry-After": "60"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d/%d", tt.fault.Kind, tt.fault.Status), func(t *testing.T) {
+			t.Parallel()
+			s := New(t)
+			s.AddPR(PR{Number: 1, Author: "alice", HeadSHA: "h"})
+			s.Inject(RoutePull, 1, tt.fault)
+			r := do(t, s, "GET", "/repos/acme/access/pulls/1", "")
+			if r.status != tt.fault.Status {
+				t.Fatalf("status %d, want %d", r.status, tt.fault.Status)
+			}
+			var v any
+			if err := json.Unmarshal(r.body, &v); err != nil {
+				t.Fatalf("body is not JSON: %v", err)
+			}
+			for _, e := range sp.check("$", map[string]any{"$ref": "#/components/schemas/basic-error"}, v) {
+				t.Error(e)
+			}
+			for k, want := range tt.wantHeader {
+				if got := r.header.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if tt.fault.Kind == SecondaryRateLimit && r.header.Get("X-RateLimit-Remaining") == "0" {
+				t.Error("a secondary limit must not look like a primary one")
+			}
+		})
+	}
+}

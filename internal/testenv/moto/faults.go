@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// Always, as a rule's count, makes it apply to every matching call.
+// Always is the rule count that applies the rule to every matching call.
 const Always = -1
 
 // Operation names of the asynchronous assignment calls, as they appear in
@@ -112,7 +112,7 @@ func ConnectionReset() Fault { return Fault{kind: kindReset} }
 // context's error), then forwards it. A long Delay is a hang.
 func Delay(d time.Duration) Fault { return Fault{kind: kindDelay, delay: d} }
 
-// InProgress, on CreateAccountAssignment or DeleteAccountAssignment, answers
+// InProgress makes CreateAccountAssignment or DeleteAccountAssignment answer
 // IN_PROGRESS without calling moto; the matching Describe...Status call
 // answers IN_PROGRESS polls times, then applies the operation to moto and
 // answers SUCCEEDED (or FAILED with moto's message if moto refuses it).
@@ -274,8 +274,9 @@ func (f *Faults) roundTrip(req *http.Request, next http.RoundTripper) (*http.Res
 				return nil, err
 			}
 		case kindAsync:
-			tracked = true
-			return f.startAsync(req, body, op, r.fault)
+			resp, err := f.startAsync(req, body, op, r.fault)
+			tracked = err == nil
+			return resp, err
 		}
 	}
 	if op == OpDescribeCreationStatus || op == OpDescribeDeletionStatus {
@@ -338,11 +339,11 @@ type assignmentStatus struct {
 	CreatedDate      json.Number `json:",omitempty"`
 	FailureReason    string      `json:",omitempty"`
 	PermissionSetArn string      `json:",omitempty"`
-	PrincipalId      string      `json:",omitempty"`
+	PrincipalID      string      `json:"PrincipalId,omitempty"`
 	PrincipalType    string      `json:",omitempty"`
-	RequestId        string      `json:",omitempty"`
+	RequestID        string      `json:"RequestId,omitempty"`
 	Status           string      `json:",omitempty"`
-	TargetId         string      `json:",omitempty"`
+	TargetID         string      `json:"TargetId,omitempty"`
 	TargetType       string      `json:",omitempty"`
 }
 
@@ -358,11 +359,11 @@ func (f *Faults) startAsync(req *http.Request, body []byte, op string, fault Fau
 		status: assignmentStatus{
 			CreatedDate:      json.Number(strconv.FormatFloat(float64(time.Now().UnixMilli())/1000, 'f', 3, 64)),
 			PermissionSetArn: in.PermissionSetArn,
-			PrincipalId:      in.PrincipalId,
+			PrincipalID:      in.PrincipalID,
 			PrincipalType:    in.PrincipalType,
-			RequestId:        newRequestID(),
+			RequestID:        newRequestID(),
 			Status:           StatusInProgress,
-			TargetId:         in.TargetId,
+			TargetID:         in.TargetID,
 			TargetType:       in.TargetType,
 		},
 		header: req.Header.Clone(),
@@ -370,7 +371,7 @@ func (f *Faults) startAsync(req *http.Request, body []byte, op string, fault Fau
 		body:   body,
 	}
 	f.mu.Lock()
-	f.async[a.status.RequestId] = a
+	f.async[a.status.RequestID] = a
 	f.mu.Unlock()
 	return statusResponse(req, op, a.status), nil
 }
@@ -380,15 +381,15 @@ func (f *Faults) startAsync(req *http.Request, body []byte, op string, fault Fau
 // request id, which moto answers.
 func (f *Faults) describe(req *http.Request, body []byte, op string, next http.RoundTripper) (*http.Response, error) {
 	var in struct {
-		AccountAssignmentCreationRequestId string
-		AccountAssignmentDeletionRequestId string
+		CreationRequestID string `json:"AccountAssignmentCreationRequestId"`
+		DeletionRequestID string `json:"AccountAssignmentDeletionRequestId"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, nil
 	}
-	id, startOp := in.AccountAssignmentCreationRequestId, OpCreateAccountAssignment
+	id, startOp := in.CreationRequestID, OpCreateAccountAssignment
 	if op == OpDescribeDeletionStatus {
-		id, startOp = in.AccountAssignmentDeletionRequestId, OpDeleteAccountAssignment
+		id, startOp = in.DeletionRequestID, OpDeleteAccountAssignment
 	}
 	f.mu.Lock()
 	a := f.async[id]

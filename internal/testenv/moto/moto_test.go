@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/elevate-dev/elevate/internal/testenv/moto"
@@ -49,6 +47,36 @@ func TestStartStop(t *testing.T) {
 	}
 	if _, err := http.Get(s.URL() + "/"); err == nil {
 		t.Error("server still answers after Stop")
+	}
+}
+
+// TestStartWithoutMotoServer cannot be parallel: it changes PATH.
+func TestStartWithoutMotoServer(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	s, err := moto.Start()
+	if err == nil {
+		s.Stop()
+		t.Fatal("Start found a moto_server in an empty PATH")
+	}
+	if !errors.Is(err, moto.ErrNotFound) || !strings.Contains(err.Error(), `pip install "moto[server]"`) {
+		t.Errorf("err = %v, want %v", err, moto.ErrNotFound)
+	}
+}
+
+func TestDelayForwards(t *testing.T) {
+	t.Parallel()
+	f := moto.NewFaults().Inject("*", 1, moto.Delay(100*time.Millisecond))
+	sso := ssoadmin.NewFromConfig(moto.Shared().Config(t, moto.WithFaults(f)), noRetry)
+	start := time.Now()
+	out, err := sso.ListInstances(context.Background(), &ssoadmin.ListInstancesInput{})
+	if err != nil || len(out.Instances) != 1 {
+		t.Fatalf("ListInstances after a delay: %v, %v", out, err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("call took %s, want at least the 100ms delay", d)
+	}
+	if got := f.MaxConcurrent("ListInstances"); got != 1 {
+		t.Errorf("MaxConcurrent = %d, want 1", got)
 	}
 }
 
@@ -323,7 +351,7 @@ func TestInjectRejectsMisuse(t *testing.T) {
 func wantCode(code string) func(*testing.T, error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
-		var apiErr smithy.APIError
+		var apiErr interface{ ErrorCode() string }
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != code {
 			t.Errorf("err = %v, want API error %s", err, code)
 		}
@@ -333,7 +361,7 @@ func wantCode(code string) func(*testing.T, error) {
 func wantStatus(status int) func(*testing.T, error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
-		var respErr *smithyhttp.ResponseError
+		var respErr interface{ HTTPStatusCode() int }
 		if !errors.As(err, &respErr) || respErr.HTTPStatusCode() != status {
 			t.Errorf("err = %v, want HTTP %d", err, status)
 		}
