@@ -74,6 +74,11 @@ func doValidate(ctx context.Context, o validateOptions) (*validate.Report, error
 		return nil, err
 	}
 	defer repo.Close()
+	for _, ref := range []string{o.Base, o.Head} {
+		if _, err := repo.Resolve(ctx, ref); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("%v (PR mode judges committed files: commit first, and fetch the base branch)", err)}
+		}
+	}
 	return validate.PR(ctx, repo, o.Base, o.Head, o.Author, nil)
 }
 
@@ -127,11 +132,11 @@ func writeReport(w io.Writer, rep *validate.Report, format string) error {
 			c.Request.File, finding.Escape(c.Request.Requester), c.Request.PermissionSet, c.Decision.AccountID, c.Request.DurationText,
 			p.Name, p.Approvals, plural(p.Approvals), p.Approvers)
 	}
-	what := "files"
+	what := "file"
 	if rep.Mode == "pr" {
-		what = "changed files"
+		what = "changed file"
 	}
-	fmt.Fprintf(w, "%d %s checked, %d finding%s\n", rep.Files, what, len(rep.Findings), plural(len(rep.Findings)))
+	fmt.Fprintf(w, "%d %s%s checked, %d finding%s\n", rep.Files, what, plural(rep.Files), len(rep.Findings), plural(len(rep.Findings)))
 	return nil
 }
 

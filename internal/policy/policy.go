@@ -140,7 +140,7 @@ func Parse(file string, data []byte) (*Policy, []finding.Finding) {
 			path := fmt.Sprintf("accounts.%d.id", i)
 			skip[path] = true
 			fs = append(fs, finding.New(file, doc.Pos(path), "account-quoted",
-				fmt.Sprintf("account id %s is not quoted, so YAML read it as a number (which drops leading zeros)", n.Value),
+				fmt.Sprintf("account id %s is not quoted, so YAML read it as a number (an id with a leading zero would silently change)", n.Value),
 				fmt.Sprintf("quote it: id: \"%s\"", n.Value)))
 		}
 		p.Accounts = append(p.Accounts, acc)

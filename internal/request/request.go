@@ -107,7 +107,7 @@ func Parse(file string, data []byte) (*Request, []finding.Finding) {
 	if n := doc.Node("account"); n != nil && n.Kind == yaml.ScalarNode && !strictyaml.IsQuotedString(n) && digitsRE.MatchString(n.Value) {
 		skip["account"] = true
 		add("account", "account-quoted",
-			fmt.Sprintf("account %s is not quoted, so YAML read it as a number (which drops leading zeros)", n.Value),
+			fmt.Sprintf("account %s is not quoted, so YAML read it as a number (an id with a leading zero would silently change)", n.Value),
 			fmt.Sprintf("quote it: account: \"%s\"", n.Value))
 	}
 	r := &Request{ID: id, File: file, doc: doc}
