@@ -91,6 +91,9 @@ func (v *Validator) finding(doc *strictyaml.Document, path string, e gojsonschem
 		if len(allowed) > 0 {
 			fix = "remove it or correct the spelling; allowed fields: " + strings.Join(allowed, ", ")
 		}
+		if guess := closest(prop, allowed); guess != "" {
+			fix = fmt.Sprintf("did you mean %q? allowed fields: %s", guess, strings.Join(allowed, ", "))
+		}
 		return finding.New(doc.File, doc.KeyPos(join(path, prop)), "schema-unknown-field",
 			fmt.Sprintf("unknown field %q", join(path, prop)), fix)
 	case "invalid_property_name":
@@ -247,4 +250,38 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// closest returns the allowed name within two edits of name, ignoring case,
+// or "" when none is that close.
+func closest(name string, allowed []string) string {
+	best, bestD := "", 3
+	for _, a := range allowed {
+		if d := distance(strings.ToLower(name), strings.ToLower(a)); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance between a and b.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
 }
