@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Finding is one problem in one file.
@@ -39,13 +40,14 @@ func New(file string, pos Pos, rule, message, fix string) Finding {
 }
 
 // Text is the one-line form: `file:line:col: message; fix [rule]`.
-// Control characters from user input are escaped so a finding is always one line.
+// User input is escaped (EscapeLine) so a finding is always one line and no
+// workflow command.
 func (f Finding) Text() string {
 	msg := f.Message
 	if f.Fix != "" {
 		msg += "; " + f.Fix
 	}
-	return fmt.Sprintf("%s:%d:%d: %s [%s]", Escape(f.File), f.Line, f.Col, Escape(msg), f.Rule)
+	return fmt.Sprintf("%s:%d:%d: %s [%s]", EscapeLine(f.File), f.Line, f.Col, EscapeLine(msg), f.Rule)
 }
 
 // Escape makes s safe to print on one line: control characters, including
@@ -67,6 +69,19 @@ func Escape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// EscapeLine is Escape for text that starts, or is part of, a line of
+// elevate's output, which a GitHub Actions runner reads for workflow
+// commands. It also defuses them: a leading "::" (after the white space the
+// runner trims) becomes "\u003a:", and "##[" (the legacy form, which the
+// runner finds anywhere in a line) becomes "##\u005b".
+func EscapeLine(s string) string {
+	out := strings.ReplaceAll(Escape(s), "##[", `##\u005b`)
+	if rest := strings.TrimLeftFunc(out, unicode.IsSpace); strings.HasPrefix(rest, "::") {
+		out = out[:len(out)-len(rest)] + `\u003a` + rest[1:]
+	}
+	return out
 }
 
 // Sort orders findings by file, line, column and rule, so output is stable.

@@ -63,7 +63,9 @@ func (s *Status) EndTime() time.Time { t, _ := time.Parse(time.RFC3339, s.End); 
 // Marshal writes the status file.
 func (s *Status) Marshal() []byte {
 	var b bytes.Buffer
-	b.WriteString("# Written by elevate; do not edit. The request itself is " + s.requestPath() + ".\n")
+	// The id is a file name anyone chose: a line break in it would end the
+	// comment and corrupt the file.
+	b.WriteString("# Written by elevate; do not edit. The request itself is " + finding.Escape(s.requestPath()) + ".\n")
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	_ = enc.Encode(s)
@@ -158,67 +160,16 @@ type Entry struct {
 
 // Record commits one transition: an open state writes status/<id>.yaml; a
 // closed state moves the request to the archive, writes its final status and
-// removes status/<id>.yaml. The request file's bytes never change.
+// removes status/<id>.yaml. The request file's bytes never change. It is a
+// Batch of one; a run records all its transitions with one Batch.
 func (l *Ledger) Record(ctx context.Context, e Entry, st *Status, action string) (string, error) {
-	st.Version = 1
-	st.Request = e.ID
-	var paths []string
-	if !st.State.Closed() {
-		if err := l.write(StatusPath(e.ID), st.Marshal()); err != nil {
-			return "", err
-		}
-		paths = append(paths, StatusPath(e.ID))
-	} else {
-		archive, archiveStatus := ArchivePath(e.ID), ArchiveStatusPath(e.ID)
-		if l.exists(archive) || l.exists(archiveStatus) || !safeID(e.ID) {
-			// An id reused by a direct push, or a hostile file name: keep the
-			// earlier record and file this one under a name that cannot collide.
-			suffix := fmt.Sprintf("%s.dup-%d", sanitize(e.ID), time.Now().UnixNano())
-			archive, archiveStatus = ArchivePath(suffix), ArchiveStatusPath(suffix)
-		}
-		if e.Path != "" && l.exists(e.Path) {
-			if err := os.MkdirAll(filepath.Join(l.Repo.Dir, ArchiveDir), 0o755); err != nil {
-				return "", err
-			}
-			if _, err := l.Repo.Run(ctx, "mv", "-f", "--", e.Path, archive); err != nil {
-				return "", fmt.Errorf("archive %s: %w", e.Path, err)
-			}
-		}
-		if err := l.write(archiveStatus, st.Marshal()); err != nil {
-			return "", err
-		}
-		paths = append(paths, archiveStatus)
-		if l.exists(StatusPath(e.ID)) {
-			if _, err := l.Repo.Run(ctx, "rm", "-q", "-f", "--", StatusPath(e.ID)); err != nil {
-				return "", fmt.Errorf("remove status of %s: %w", e.ID, err)
-			}
-		}
-	}
-	args := append([]string{"add", "-A", "--"}, paths...)
-	if _, err := l.Repo.Run(ctx, args...); err != nil {
-		return "", fmt.Errorf("stage %s: %w", e.ID, err)
-	}
-	msg := Message(st, action)
-	sig := l.As
-	if sig.Name == "" {
-		sig = DefaultSignature
-	}
-	out, err := l.Repo.RunInput(ctx, strings.NewReader(msg),
-		"-c", "user.name="+sig.Name, "-c", "user.email="+sig.Email, "-c", "commit.gpgsign=false",
-		"commit", "-q", "--no-verify", "--author", sig.Name+" <"+sig.Email+">", "-F", "-")
+	b := l.Begin()
+	b.Record(e, st, action)
+	shas, err := b.Commit(ctx)
 	if err != nil {
-		return "", fmt.Errorf("commit %s of %s: %w (%s)", action, e.ID, err, out)
+		return "", fmt.Errorf("record %s of %s: %w", action, e.ID, err)
 	}
-	sha, err := l.Repo.Run(ctx, "rev-parse", "HEAD")
-	return strings.TrimSpace(string(sha)), err
-}
-
-func (l *Ledger) write(p string, data []byte) error {
-	full := filepath.Join(l.Repo.Dir, filepath.FromSlash(p))
-	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(full, data, 0o644)
+	return shas[0], nil
 }
 
 func (l *Ledger) exists(p string) bool {
@@ -321,8 +272,10 @@ func Message(st *Status, action string) string {
 	return b.String()
 }
 
+// oneLine escapes a value to one line that is no workflow command either
+// (a log may print it: git log in a workflow step, an audit export).
 func oneLine(s string, max int) string {
-	s = finding.Escape(s)
+	s = finding.EscapeLine(s)
 	if len(s) > max {
 		s = s[:max] + "..."
 	}
