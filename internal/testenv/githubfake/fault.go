@@ -3,6 +3,7 @@ package githubfake
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,9 @@ const (
 	// SecondaryRateLimit is the abuse limit: Retry-After and GitHub's
 	// documented "secondary rate limit" message.
 	SecondaryRateLimit
+	// Slow holds the request for Delay (or until the client gives up),
+	// then answers it normally: a long Delay is a hang.
+	Slow
 )
 
 // Fault is an error the fake answers instead of the real response.
@@ -35,7 +39,13 @@ type Fault struct {
 	// RetryAfter is the secondary limit's Retry-After, in whole seconds.
 	// go-github likewise refuses to send requests until it has passed.
 	RetryAfter time.Duration
+	// Delay is how long a Slow fault holds the request.
+	Delay time.Duration
 }
+
+// Hang is a Slow fault: the request is held for d, or until the client
+// gives up, and then answered normally.
+func Hang(d time.Duration) Fault { return Fault{Kind: Slow, Delay: d} }
 
 // Status is a plain error fault with the given HTTP status.
 func Status(code int) Fault { return Fault{Kind: StatusError, Status: code} }
@@ -76,11 +86,19 @@ func (s *Server) takeFaultLocked(route Route) *fault {
 	for _, f := range s.faults[route] {
 		if f.served < f.times {
 			f.served++
+			injected.Add(1)
 			return f
 		}
 	}
 	return nil
 }
+
+// injected counts the faults every Server in the process served.
+var injected atomic.Int64
+
+// Injected is how many faults every Server in this test binary served so
+// far, for a report of what a suite tried.
+func Injected() int64 { return injected.Load() }
 
 func (f *fault) write(w http.ResponseWriter) {
 	h := w.Header()

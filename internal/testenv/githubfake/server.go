@@ -121,6 +121,7 @@ type Server struct {
 	nextReview  int64
 	faults      map[Route][]*fault
 	calls       []Call
+	git         gitData // refs, commits and files written through the API (writes.go)
 }
 
 type user struct {
@@ -171,6 +172,7 @@ func New(t testing.TB) *Server {
 	s.mux.HandleFunc(string(RouteListComments), s.handleListComments)
 	s.mux.HandleFunc(string(RouteCreateComment), s.handleCreateComment)
 	s.mux.HandleFunc(string(RouteUpdateComment), s.handleUpdateComment)
+	s.registerWrites()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
 		s.srv.Close()
@@ -538,6 +540,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusNotFound, "Not Found")
 		return
 	}
+	if f != nil && f.Kind == Slow {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+		f = nil
+	}
 	if f != nil {
 		f.write(rec)
 		return
@@ -546,7 +558,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func isRoute(r Route) bool {
-	for _, x := range Routes {
+	for _, x := range append(Routes[:len(Routes):len(Routes)], WriteRoutes...) {
 		if x == r {
 			return true
 		}
