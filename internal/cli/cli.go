@@ -11,10 +11,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/elevate-dev/elevate/internal/approval"
+	"github.com/elevate-dev/elevate/internal/finding"
 )
 
 // Exit statuses, the same for every command.
@@ -45,12 +49,22 @@ type Env struct {
 	AWSConfig func(context.Context) (aws.Config, error)
 	// HTTPClient, when set, is used for GitHub (tests).
 	HTTPClient *http.Client
+	// ApprovalOptions tunes the GitHub verifier; the zero value is the
+	// defaults (tests shorten the commit-to-PR lookup backoff).
+	ApprovalOptions approval.Options
+	// Interactive reports that stdin is a terminal, so a command may prompt
+	// for what its flags did not give.
+	Interactive bool
 }
 
 // OSEnv is the real environment.
 func OSEnv() Env {
 	dir, _ := os.Getwd()
-	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Dir: dir, Now: time.Now}
+	interactive := false
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		interactive = true
+	}
+	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Dir: dir, Now: time.Now, Interactive: interactive}
 }
 
 // UsageError is a bad command line.
@@ -74,6 +88,13 @@ func commands() []command {
 		{"validate", "check request, policy and identity files (the PR check)", runValidate},
 		{"plan", "show what reconcile would do now or --at a time; changes nothing", runPlan},
 		{"reconcile", "grant approved requests, revoke expired ones, record it in git", runReconcile},
+		{"request", "write a request file for access (or open its PR with --open-pr)", runRequest},
+		{"new", "the same as request", runRequest},
+		{"status", "show active and pending grants and the time they have left", runStatus},
+		{"explain", "say which policy applies to a request, who is eligible and who approves", runExplain},
+		{"audit", "every request from git history: who asked, who approved, when, how it ended; gaps", runAudit},
+		{"action", "run as the GitHub Action (action/action.yml reads its inputs from INPUT_*)", runAction},
+		{"doctor", "check the set-up (files, workflows, CODEOWNERS, GitHub, AWS); changes nothing", runDoctor},
 		{"version", "print the version and commit", runVersion},
 	}
 }
@@ -94,7 +115,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	case errors.As(err, &fe):
 		return ExitFindings
 	default:
-		fmt.Fprintf(env.Stderr, "elevate: %v\n", err)
+		// Errors quote ids and paths from files anyone may name: one line, no workflow command.
+		fmt.Fprintf(env.Stderr, "elevate: %s\n", finding.EscapeLine(err.Error()))
 		return ExitFailure
 	}
 }
@@ -106,6 +128,9 @@ func dispatch(ctx context.Context, env Env, args []string) error {
 	}
 	switch args[0] {
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			return dispatch(ctx, env, []string{args[1], "--help"})
+		}
 		usage(env.Stdout)
 		return nil
 	case "--version", "-version":
@@ -127,9 +152,49 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'elevate <command> --help' for a command's flags and examples.")
 }
 
-func runVersion(_ context.Context, env Env, _ []string) error {
-	fmt.Fprintf(env.Stdout, "elevate %s (commit %s)\n", Version, Commit)
+func runVersion(_ context.Context, env Env, args []string) error {
+	fs := newFlags(env, "version", "version", `  elevate version
+  elevate --version
+
+A release build sets both with the linker:
+  go build -ldflags "-X github.com/elevate-dev/elevate/internal/cli.Version=v1.2.0 -X github.com/elevate-dev/elevate/internal/cli.Commit=$(git rev-parse HEAD)" ./cmd/elevate
+Without -ldflags the commit comes from the build's VCS stamp (go build in a git checkout).`)
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	version, commit := buildVersion(Version, Commit, debug.ReadBuildInfo)
+	fmt.Fprintf(env.Stdout, "elevate %s (commit %s)\n", version, commit)
 	return nil
+}
+
+// buildVersion fills what -ldflags did not set from the module version and
+// the VCS stamp go build records (vcs.revision, vcs.modified).
+func buildVersion(version, commit string, read func() (*debug.BuildInfo, bool)) (string, string) {
+	info, ok := read()
+	if !ok {
+		return version, commit
+	}
+	if version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		version = info.Main.Version
+	}
+	if commit == "unknown" {
+		var rev, modified string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			commit = rev
+			if modified == "true" {
+				commit += "-dirty"
+			}
+		}
+	}
+	return version, commit
 }
 
 // newFlags returns a flag set whose errors are usage errors and whose --help

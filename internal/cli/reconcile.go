@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -37,6 +38,10 @@ type reconcileOptions struct {
 	Timeout time.Duration
 	Before  string
 	After   string
+	// AWSRate and AWSInFlight bound Identity Center calls per second and
+	// assignment operations outstanding (identitycenter.Options).
+	AWSRate     float64
+	AWSInFlight int
 }
 
 func parseReconcile(env Env, name string, args []string) (reconcileOptions, error) {
@@ -62,6 +67,8 @@ Configuration comes from the environment, as the workflows give it:
 	fs.StringVar(&o.Format, "format", "text", "output `format`: text or json")
 	fs.StringVar(&o.Branch, "branch", "main", "the protected `branch` requests are merged into")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this `duration`; whatever is not done is retried by the next run")
+	fs.Float64Var(&o.AWSRate, "aws-calls-per-second", 20, "at most `n` IAM Identity Center and Identity Store calls per second, retries included (AWS allows about 20)")
+	fs.IntVar(&o.AWSInFlight, "aws-in-flight", 15, "at most `n` assignment operations outstanding at once (AWS's fixed limit is 15)")
 	if name == "plan" {
 		fs.StringVar(&o.At, "at", "", "plan as if it were `TIME` (RFC 3339 with a zone)")
 	} else {
@@ -75,6 +82,9 @@ Configuration comes from the environment, as the workflows give it:
 	}
 	if o.Format != "text" && o.Format != "json" {
 		return o, &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", o.Format)}
+	}
+	if o.AWSRate <= 0 || o.AWSInFlight < 1 {
+		return o, &UsageError{Msg: fmt.Sprintf("--aws-calls-per-second %g and --aws-in-flight %d must be positive", o.AWSRate, o.AWSInFlight)}
 	}
 	if o.At != "" {
 		if _, err := request.ParseTime(o.At); err != nil {
@@ -129,21 +139,30 @@ func runReconcileCmd(ctx context.Context, env Env, name string, args []string) e
 	}
 	if gh != nil {
 		cfg.Owner, cfg.Name = owner, repoName
-		cfg.Approvals = approval.New(gh.PullRequests, gh.Teams, approval.Options{})
+		opts := env.ApprovalOptions
+		if opts.Backoff == nil {
+			// GitHub's lag after a merge, waited for about 1s, 2s, 4s, 8s,
+			// 16s, jittered so that runs that collided do not ask in step.
+			opts.Backoff = func(n int) time.Duration {
+				d := time.Second << min(n-1, 4)
+				return d*3/4 + rand.N(d/2)
+			}
+		}
+		cfg.Approvals = approval.New(gh.PullRequests, gh.Teams, opts)
 		cfg.Teams = teamChecker{gh.Teams}
 	}
-	if name == "reconcile" || env.Getenv("AWS_ENDPOINT_URL") != "" || env.Getenv("AWS_REGION") != "" {
+	if name == "reconcile" || env.AWSConfig != nil || env.Getenv("AWS_ENDPOINT_URL") != "" || env.Getenv("AWS_REGION") != "" {
 		awsCfg, err := loadAWS(ctx, env)
 		if err != nil && name == "reconcile" {
 			return err
 		}
 		if err == nil {
-			cfg.Backend = identitycenter.NewFromConfig(awsCfg, identitycenter.Options{})
+			cfg.Backend = identitycenter.NewFromConfig(awsCfg, identitycenter.Options{RatePerSecond: o.AWSRate, MaxInFlight: o.AWSInFlight})
 		}
 	}
 	var res *reconcile.Result
 	if name == "plan" {
-		cfg.Backend = nil
+		// Plan only reads AWS, to report unexplained assignments.
 		res, err = reconcile.Plan(ctx, cfg)
 	} else {
 		res, err = reconcile.Reconcile(ctx, cfg)
@@ -157,11 +176,15 @@ func runReconcileCmd(ctx context.Context, env Env, name string, args []string) e
 		return err
 	}
 	if failed := res.Failed(); len(failed) > 0 {
-		var ids []string
+		var what []string
 		for _, s := range failed {
-			ids = append(ids, s.ID)
+			id := s.ID
+			if id == "" {
+				id = "assignments of " + dash(s.Status.PermissionSet)
+			}
+			what = append(what, fmt.Sprintf("%s (%s)", id, s.Kind))
 		}
-		return fmt.Errorf("%d request(s) could not be reconciled and are retried by the next run: %s", len(failed), strings.Join(ids, ", "))
+		return fmt.Errorf("%d step(s) could not be carried out and are retried by the next run: %s", len(failed), strings.Join(what, ", "))
 	}
 	return nil
 }
@@ -262,8 +285,14 @@ func writeSteps(w io.Writer, res *reconcile.Result, format, name string) error {
 		if len(note) > 160 {
 			note = note[:157] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", finding.Escape(s.ID), s.Kind, finding.Escape(dash(s.Status.Requester)), dash(s.Status.Account),
-			dash(s.Status.PermissionSet), dash(s.Status.Start), dash(s.Status.End), finding.Escape(note))
+		// Every cell may come from a file anyone named or wrote (a status
+		// file too): one line each, and no workflow command.
+		cells := []string{dash(s.ID), string(s.Kind), dash(s.Status.Requester), dash(s.Status.Account),
+			dash(s.Status.PermissionSet), dash(s.Status.Start), dash(s.Status.End), note}
+		for i, c := range cells {
+			cells[i] = finding.EscapeLine(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

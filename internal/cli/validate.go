@@ -128,9 +128,9 @@ func writeReport(w io.Writer, rep *validate.Report, format string) error {
 			continue
 		}
 		p := c.Decision.Policy
-		fmt.Fprintf(w, "%s: ok: %s %s on %s for %s under policy %s; needs %d approval%s from %s\n",
-			c.Request.File, finding.Escape(c.Request.Requester), c.Request.PermissionSet, c.Decision.AccountID, c.Request.DurationText,
-			p.Name, p.Approvals, plural(p.Approvals), p.Approvers)
+		fmt.Fprintln(w, finding.EscapeLine(fmt.Sprintf("%s: ok: %s %s on %s for %s under policy %s; needs %d approval%s from %s",
+			c.Request.File, c.Request.Requester, c.Request.PermissionSet, c.Decision.AccountID, c.Request.DurationText,
+			p.Name, p.Approvals, plural(p.Approvals), p.Approvers)))
 	}
 	what := "file"
 	if rep.Mode == "pr" {

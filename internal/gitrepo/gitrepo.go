@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Repo is a git working tree.
@@ -64,6 +65,10 @@ func (r *Repo) RunInput(ctx context.Context, stdin io.Reader, args ...string) ([
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
 	cmd.Env = append(cmd.Env, r.Env...)
 	cmd.Stdin = stdin
+	// When ctx ends git is killed, but what it started (a remote helper,
+	// a hook of a local remote) may still hold its output open: stop
+	// waiting for that soon, so no call outlives its deadline by more.
+	cmd.WaitDelay = 200 * time.Millisecond
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -17,12 +17,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 )
@@ -57,12 +59,16 @@ type Assignment struct {
 	AccountID string
 	// UserID is the Identity Store user id. List sets it; for a user no
 	// longer in the Identity Store it is the only user field set. Grant,
-	// Revoke and Exists ignore it.
+	// Revoke and Exists use it only when UserName is empty, so that an
+	// assignment of a deleted user can still be revoked.
 	UserID string
 }
 
 // String names the assignment in messages.
 func (a Assignment) String() string {
+	if a.UserName == "" && a.UserID != "" {
+		return fmt.Sprintf("user id %s permission set %q account %s", a.UserID, a.PermissionSet, a.AccountID)
+	}
 	return fmt.Sprintf("user %q permission set %q account %s", a.UserName, a.PermissionSet, a.AccountID)
 }
 
@@ -71,7 +77,7 @@ var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 // validate reports every problem of a, each wrapping ErrInvalidAssignment.
 func (a Assignment) validate() error {
 	var errs []error
-	if a.UserName == "" {
+	if a.UserName == "" && a.UserID == "" {
 		errs = append(errs, fmt.Errorf("%w: empty user name", ErrInvalidAssignment))
 	}
 	if a.PermissionSet == "" {
@@ -162,9 +168,10 @@ type Backend struct {
 	ids  IdentityStore
 	opts Options
 
-	limit    *limiter
-	inFlight chan struct{}
-	tuples   keyedLock[tuple]
+	limit      *limiter
+	perAttempt bool // limit applied by the clients' HTTP client
+	inFlight   chan struct{}
+	tuples     keyedLock[tuple]
 
 	instance  memo[struct{}, instance]
 	userIDs   memo[string, string] // user name -> id
@@ -176,14 +183,20 @@ type Backend struct {
 }
 
 // New returns a Backend using the given clients as they are (their retry
-// behaviour included).
+// behaviour included). Each SDK operation waits for the rate limit once;
+// retries the clients make of their own are not limited.
 func New(sso SSOAdmin, ids IdentityStore, opts Options) *Backend {
 	opts = opts.withDefaults()
+	return newBackend(sso, ids, opts, newLimiter(opts.RatePerSecond, opts.Now, opts.Sleep), false)
+}
+
+func newBackend(sso SSOAdmin, ids IdentityStore, opts Options, l *limiter, perAttempt bool) *Backend {
 	return &Backend{
 		sso:            sso,
 		ids:            ids,
 		opts:           opts,
-		limit:          newLimiter(opts.RatePerSecond, opts.Now, opts.Sleep),
+		limit:          l,
+		perAttempt:     perAttempt,
 		inFlight:       make(chan struct{}, opts.MaxInFlight),
 		permissionSets: newCtxMutex(),
 		catalog:        catalog{byName: map[string]permissionSet{}},
@@ -193,12 +206,34 @@ func New(sso SSOAdmin, ids IdentityStore, opts Options) *Backend {
 // NewFromConfig returns a Backend with sso-admin and Identity Store clients
 // built from cfg, whose retryer is the SDK's standard one (jittered
 // exponential backoff, MaxAttempts attempts) that also retries
-// ConflictException.
+// ConflictException. The rate limit applies to every HTTP request the
+// clients send, retries included, so that the Backend stays within
+// RatePerSecond however many calls are retried.
 func NewFromConfig(cfg aws.Config, opts Options) *Backend {
 	opts = opts.withDefaults()
+	l := newLimiter(opts.RatePerSecond, opts.Now, opts.Sleep)
+	cfg = cfg.Copy()
+	next := cfg.HTTPClient
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = limitedClient{next: next, limit: l}
 	sso := ssoadmin.NewFromConfig(cfg, func(o *ssoadmin.Options) { o.Retryer = newRetryer(opts) })
 	ids := identitystore.NewFromConfig(cfg, func(o *identitystore.Options) { o.Retryer = newRetryer(opts) })
-	return New(sso, ids, opts)
+	return newBackend(sso, ids, opts, l, true)
+}
+
+// limitedClient waits for the rate limit before each HTTP request.
+type limitedClient struct {
+	next  aws.HTTPClient
+	limit *limiter
+}
+
+func (c limitedClient) Do(req *http.Request) (*http.Response, error) {
+	if err := c.limit.wait(req.Context()); err != nil {
+		return nil, err
+	}
+	return c.next.Do(req)
 }
 
 func newRetryer(opts Options) aws.Retryer {
@@ -220,15 +255,25 @@ func newRetryer(opts Options) aws.Retryer {
 	return retry.AddWithErrorCodes(std, codeConflict)
 }
 
-// call runs one SDK operation within the rate limit and CallTimeout.
+// call runs one SDK operation within CallTimeout, and within the rate limit
+// unless the clients apply it to each of their requests.
 func call[In, Out, Opt any](ctx context.Context, b *Backend, op func(context.Context, In, ...func(Opt)) (Out, error), in In) (Out, error) {
-	if err := b.limit.wait(ctx); err != nil {
-		var zero Out
-		return zero, err
+	if !b.perAttempt {
+		if err := b.limit.wait(ctx); err != nil {
+			var zero Out
+			return zero, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.opts.CallTimeout)
 	defer cancel()
 	return op(ctx, in)
+}
+
+// Refresh forgets which assignments AWS holds, so that the next look lists
+// them again: for a long-lived Backend when someone else (another run) may
+// have changed them since. Users and permission sets stay cached.
+func (b *Backend) Refresh() {
+	b.assigned.forgetAll()
 }
 
 // acquire takes one of the MaxInFlight slots for an asynchronous operation.

@@ -158,6 +158,13 @@ func (m *memo[K, V]) put(k K, v V) {
 	m.m[k] = e
 }
 
+// forgetAll drops every key.
+func (m *memo[K, V]) forgetAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.m)
+}
+
 // forget drops k, so the next get loads it again.
 func (m *memo[K, V]) forget(k K) {
 	m.mu.Lock()

@@ -75,9 +75,11 @@ func (b *Backend) resolve(ctx context.Context, a Assignment) (resolved, error) {
 	if err != nil {
 		return resolved{}, err
 	}
-	userID, err := b.userID(ctx, inst, a.UserName)
-	if err != nil {
-		return resolved{}, err
+	userID := a.UserID
+	if a.UserName != "" {
+		if userID, err = b.userID(ctx, inst, a.UserName); err != nil {
+			return resolved{}, err
+		}
 	}
 	return resolved{Assignment: a, instance: inst, userID: userID, set: set}, nil
 }

@@ -87,6 +87,10 @@ type Policy struct {
 	MaxDurationText string
 	// Ticket, when not nil, is the pattern a required ticket must match.
 	Ticket *regexp.Regexp
+	// RemoveUnexplained makes reconcile remove assignments of the policy's
+	// permission sets on its accounts that no open request explains (drift),
+	// where this policy is the one that applies.
+	RemoveUnexplained bool
 
 	doc *strictyaml.Document
 }
@@ -131,6 +135,7 @@ func Parse(file string, data []byte) (*Policy, []finding.Finding) {
 	p.Name, _ = m["name"].(string)
 	p.Description, _ = m["description"].(string)
 	p.Approvals = intOf(m["approvals"])
+	p.RemoveUnexplained, _ = m["removeUnexplained"].(bool)
 	for i, a := range listOf(m["accounts"]) {
 		am, _ := a.(map[string]any)
 		acc := Account{}

@@ -58,12 +58,33 @@ type Config struct {
 	Approvals Approvals
 	// Teams resolves team eligibility; nil means teams cannot be shown.
 	Teams policy.TeamChecker
-	// Now is the time the run acts at.
+	// Now is the time the run plans at.
 	Now time.Time
+	// Clock, if set, is the time when access is about to be created; no
+	// grant is made past its end by it. Default: Now plus the time the run
+	// has taken (tests set a shared clock for several runs).
+	Clock func() time.Time
 	// Workers bounds parallel AWS operations (the backend limits further).
 	Workers int
-	// PushAttempts bounds fetch-and-retry when main moved under the run.
+	// PushAttempts bounds fetch-and-retry when main moved under the run,
+	// and the retries of a push that failed in transit. Default 4.
 	PushAttempts int
+	// PushBackoff is the wait before push attempt n+1 (n from 1). Default:
+	// jittered, about 0.5s, 1s, 2s...
+	PushBackoff func(n int) time.Duration
+	// VerifyWorker bounds the new requests verified against GitHub at
+	// once. Default 4.
+	VerifyWorker int
+	// Reserve is the part of ctx's deadline kept for recording and pushing
+	// what was done: AWS and GitHub work stops that long before the
+	// deadline, and when ctx is cancelled (a signal) recording still gets
+	// that long. Default 15s, at most a quarter of the time left.
+	Reserve time.Duration
+	// Crash, for tests, is called at each step boundary with its name
+	// ("aws grant <id>", "record <id>", "push"...; see Config.crash). A non-nil
+	// error stops the run there as a kill would: nothing more is done in
+	// AWS or git and Reconcile returns the error.
+	Crash func(point string) error
 	// Log receives one line per step as the run goes.
 	Log io.Writer
 }
@@ -83,6 +104,13 @@ const (
 	Lapse   Kind = "lapse"   // approved but ended before it could be granted: record expired
 	End     Kind = "end"     // the request file left requests/ by hand: revoke, record ended
 	Verify  Kind = "verify"  // plan only: approvals not checked (no GitHub)
+	Failed  Kind = "fail"    // AWS refused the grant for good: record failed
+
+	// Unexplained is an assignment of a managed permission set on a managed
+	// account that no open request explains (drift): reported; removed and
+	// recorded when its policy says removeUnexplained.
+	Unexplained Kind = "unexplained"
+	Remove      Kind = "remove"
 )
 
 // Step is one request's part of a run.
@@ -101,6 +129,7 @@ type Step struct {
 	// the record closes, the assignment stays.
 	Shared bool
 	path   string
+	userID string // an Unexplained assignment's user id
 }
 
 // Assignment is the AWS assignment a status stands for.
@@ -127,56 +156,24 @@ func (r *Result) Failed() []Step {
 }
 
 // Plan says what Reconcile would do at cfg.Now and changes nothing. With no
-// Approvals configured, new requests show as "verify".
+// Approvals configured, new requests show as "verify". With a Backend that
+// is a Lister, it also reports every assignment of a managed permission
+// set on a managed account that no open request explains ("unexplained").
 func Plan(ctx context.Context, cfg Config) (*Result, error) {
 	steps, err := plan(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	steps = append(steps, drift(ctx, cfg, steps, false)...)
 	return &Result{Steps: steps}, nil
 }
 
-// Reconcile converges AWS to git and records what changed.
-func Reconcile(ctx context.Context, cfg Config) (*Result, error) {
-	if cfg.Backend == nil || cfg.Approvals == nil {
-		return nil, errors.New("reconcile needs both AWS and GitHub configured")
-	}
-	attempts := cfg.PushAttempts
-	if attempts < 1 {
-		attempts = 4
-	}
-	var res *Result
-	for attempt := 1; ; attempt++ {
-		steps, err := plan(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		res = &Result{Steps: steps}
-		committed, err := apply(ctx, cfg, res)
-		if err != nil {
-			return res, err
-		}
-		if committed == 0 || cfg.Remote == "" {
-			return res, nil
-		}
-		err = push(ctx, cfg)
-		if err == nil {
-			res.Pushed = true
-			return res, nil
-		}
-		if !errors.Is(err, errRejected) || attempt >= attempts {
-			return res, err
-		}
-		cfg.logf("push rejected (main moved); fetching and reconciling again (attempt %d of %d)", attempt+1, attempts)
-		if err := resetToRemote(ctx, cfg); err != nil {
-			return res, err
-		}
-	}
-}
-
+// logf writes one line to the log. Ids, paths and reasons come from files
+// anyone may have named: the line is escaped so that it stays one line and
+// is never read as a workflow command by the runner.
 func (cfg Config) logf(format string, args ...any) {
 	if cfg.Log != nil {
-		fmt.Fprintf(cfg.Log, format+"\n", args...)
+		fmt.Fprintln(cfg.Log, finding.EscapeLine(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -190,27 +187,142 @@ func plan(ctx context.Context, cfg Config) ([]Step, error) {
 		cfg.logf("warning: %s", p)
 	}
 	snap := gitrepo.WorkTree(cfg.Repo.Dir)
+	// Trust only the state elevate wrote (provenance.go).
+	var withStatus []string
+	distrust := map[string]string{} // the status file is not elevate's: verify afresh
+	for _, id := range ids {
+		if statuses[id] != nil {
+			withStatus = append(withStatus, id)
+		} else if _, _, err := snap.Read(ctx, ledger.StatusPath(id), 0); !errors.Is(err, fs.ErrNotExist) {
+			distrust[id] = ledger.StatusPath(id) + " is not a valid status file"
+		}
+	}
+	prov, err := statusProvenance(ctx, cfg, withStatus)
+	if err != nil {
+		return nil, err
+	}
+	tampered := map[string]string{} // elevate's status was changed since: end the grant
+	for id, p := range prov {
+		switch {
+		case p.foreign == "":
+		case p.trusted == nil:
+			delete(statuses, id)
+			distrust[id] = p.foreign
+		default:
+			statuses[id] = p.trusted
+			tampered[id] = p.foreign
+		}
+	}
+	for _, id := range ids {
+		if why := distrust[id] + tampered[id]; why != "" {
+			cfg.logf("warning: %s", why)
+		}
+	}
 	var steps []Step
+	var jobs []newRequest
 	for _, id := range ids {
 		path := request.Dir + "/" + id + ".yaml"
 		_, _, rerr := snap.Read(ctx, path, 0)
 		present := !errors.Is(rerr, fs.ErrNotExist)
 		st := statuses[id]
+		if st == nil && !present {
+			// requests/README.md, alice.yml: judge (and archive) the file
+			// under its own name, or it would be denied again every run.
+			if _, _, err := snap.Read(ctx, request.Dir+"/"+id, 0); !errors.Is(err, fs.ErrNotExist) {
+				path, present = request.Dir+"/"+id, true
+			}
+		}
 		switch {
+		case st == nil && distrust[id] != "" && !present:
+			steps = append(steps, Step{ID: id, Kind: Deny, Status: ledger.Status{State: ledger.Denied}, Reason: distrust[id] + " and no request file goes with it"})
 		case st == nil:
-			steps = append(steps, verifyNew(ctx, cfg, id, path))
+			jobs = append(jobs, newRequest{index: len(steps), id: id, path: path, distrust: distrust[id]})
+			steps = append(steps, Step{ID: id})
+		case tampered[id] != "":
+			s := Step{ID: id, Kind: End, Status: *st, Reason: tampered[id] + "; the grant elevate recorded is ended"}
+			if present {
+				s.path = path
+			}
+			steps = append(steps, s)
 		case !present:
 			steps = append(steps, Step{ID: id, Kind: End, Status: *st, Reason: "the request file was removed from requests/ outside elevate"})
-		case st.State == ledger.Pending:
-			steps = append(steps, timed(cfg, id, path, *st, false))
-		case st.State == ledger.Active:
-			steps = append(steps, timed(cfg, id, path, *st, true))
+		case st.State == ledger.Pending || st.State == ledger.Active:
+			if why := requestChanged(ctx, cfg, path, st); why != "" {
+				steps = append(steps, Step{ID: id, Kind: End, Status: *st, Reason: why + "; the grant is ended", path: path})
+			} else {
+				steps = append(steps, timed(cfg, id, path, *st, st.State == ledger.Active))
+			}
 		default:
 			steps = append(steps, Step{ID: id, Kind: Keep, Status: *st, path: path})
 		}
 	}
+	verifyAll(ctx, cfg, steps, jobs)
 	markShared(steps)
 	return steps, nil
+}
+
+// newRequest is a request merged since the last run, to verify into
+// steps[index].
+type newRequest struct {
+	index    int
+	id, path string
+	distrust string
+}
+
+// verifyAll verifies the new requests, VerifyWorker at a time: each waits
+// mostly for GitHub (which may lag for seconds after a merge), and one
+// request's wait or failure must not hold up the others. Verifying gets at
+// most half of the time ctx has left, so that a GitHub that hangs never
+// leaves revocations (which need no GitHub) without time.
+func verifyAll(ctx context.Context, cfg Config, steps []Step, jobs []newRequest) {
+	if len(jobs) == 0 {
+		return
+	}
+	workers := cfg.VerifyWorker
+	if workers < 1 {
+		workers = 4
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		defer cancel()
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s := verifyNew(ctx, cfg, j.id, j.path)
+			if s.Err == nil && s.Kind == Deny && ctx.Err() != nil {
+				// Out of time, a git or GitHub call was cut short: what it
+				// would have said is unknown, so a denial is no verdict.
+				s = Step{ID: j.id, Kind: Verify, Status: s.Status, path: j.path,
+					Err: fmt.Errorf("not verified in time, retried by the next run: %w", context.Cause(ctx))}
+			}
+			steps[j.index] = distrusted(s, j.distrust)
+		}()
+	}
+	wg.Wait()
+}
+
+// distrusted adjusts the step of a request verified afresh because its
+// status file was not elevate's: a denial says so, and an approval whose
+// time is up is revoked (a status elevate cannot vouch for may stand for a
+// grant that exists) rather than closed as never granted.
+func distrusted(s Step, why string) Step {
+	if why == "" || s.Err != nil {
+		return s
+	}
+	switch s.Kind {
+	case Deny:
+		s.Reason = why + "; " + s.Reason
+	case Lapse:
+		s.Kind, s.Reason = Revoke, why+"; "+s.Reason
+	}
+	return s
 }
 
 // timed decides an approved request by the clock alone.
@@ -231,6 +343,10 @@ func timed(cfg Config, id, path string, st ledger.Status, granted bool) Step {
 		s.Kind = Keep
 	case !cfg.Now.Before(start):
 		s.Kind = Grant
+	case st.State == "":
+		// Approved just now, starting later: record the approval, so that
+		// the grant at the start needs no second look at GitHub.
+		s.Kind = Wait
 	default:
 		s.Kind = Keep
 	}
@@ -247,7 +363,7 @@ func markShared(steps []Step) {
 		}
 	}
 	for i := range steps {
-		if (steps[i].Kind == Revoke || steps[i].Kind == End) && stays[assignment(&steps[i].Status)] {
+		if (steps[i].Kind == Revoke || steps[i].Kind == End || steps[i].Kind == Lapse) && stays[assignment(&steps[i].Status)] {
 			if steps[i].Kind == Revoke {
 				steps[i].Kind = Release
 			}
@@ -353,143 +469,6 @@ func verifyNew(ctx context.Context, cfg Config, id, path string) Step {
 	s.Status.Start = request.FormatTime(start)
 	s.Status.End = request.FormatTime(start.Add(r.Duration))
 	return timed(cfg, id, path, s.Status, false)
-}
-
-// apply carries out the steps: AWS first (in parallel), then one commit per
-// transition in id order. A crash between the two is repaired by the next run,
-// since AWS operations are idempotent and git still shows the old state.
-func apply(ctx context.Context, cfg Config, res *Result) (int, error) {
-	workers := cfg.Workers
-	if workers < 1 {
-		workers = 8
-	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	steps := res.Steps
-	for i := range steps {
-		s := &steps[i]
-		if s.Err != nil {
-			continue
-		}
-		switch s.Kind {
-		case Grant, Revoke, End, Keep:
-		default:
-			continue
-		}
-		if s.Kind == Keep && s.Status.State != ledger.Active {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			s.Err = awsStep(ctx, cfg, s)
-		}()
-	}
-	wg.Wait()
-
-	led := &ledger.Ledger{Repo: cfg.Repo, As: cfg.As}
-	committed := 0
-	now := request.FormatTime(cfg.Now)
-	for i := range steps {
-		s := &steps[i]
-		if s.Err != nil {
-			cfg.logf("%s: %s failed, will retry next run: %v", s.ID, s.Kind, s.Err)
-			continue
-		}
-		st := s.Status
-		action := string(s.Kind)
-		switch s.Kind {
-		case Grant:
-			st.State, st.GrantedAt = ledger.Active, now
-		case Wait:
-			st.State = ledger.Pending
-		case Revoke, Release:
-			st.State, st.ClosedAt, action = ledger.Expired, now, "revoke"
-		case End:
-			st.State, st.ClosedAt = ledger.Ended, now
-		case Deny:
-			st.State, st.ClosedAt = ledger.Denied, now
-		case Lapse:
-			st.State, st.ClosedAt = ledger.Expired, now
-		case Failed:
-			st.State, st.ClosedAt, action = ledger.Failed, now, "fail"
-		default:
-			if s.Kind == Repair {
-				cfg.logf("%s: repaired: the assignment was missing in AWS and was created again", s.ID)
-			}
-			continue
-		}
-		if s.Reason != "" {
-			st.Reason = s.Reason
-		}
-		sha, err := led.Record(ctx, ledger.Entry{ID: s.ID, Path: s.path}, &st, action)
-		if err != nil {
-			return committed, fmt.Errorf("record %s of %s: %w", action, s.ID, err)
-		}
-		s.Status, s.Commit = st, sha
-		committed++
-		cfg.logf("%s: %s -> %s (%s)", s.ID, s.Kind, st.State, short(sha))
-	}
-	return committed, nil
-}
-
-// Failed is the step kind of a grant AWS refused for good.
-const Failed Kind = "fail"
-
-func awsStep(ctx context.Context, cfg Config, s *Step) error {
-	a := assignment(&s.Status)
-	switch s.Kind {
-	case Grant:
-		err := cfg.Backend.Grant(ctx, a)
-		var failed *identitycenter.FailedError
-		if err != nil && (identitycenter.IsPermanent(err) || errors.As(err, &failed)) {
-			s.Kind, s.Reason = Failed, "AWS refused the grant: "+err.Error()
-			return nil
-		}
-		return err
-	case Revoke, End:
-		if s.Shared {
-			return nil
-		}
-		return cfg.Backend.Revoke(ctx, a)
-	case Keep:
-		ok, err := cfg.Backend.Exists(ctx, a)
-		if err != nil || ok {
-			return err
-		}
-		s.Kind = Repair
-		return cfg.Backend.Grant(ctx, a)
-	}
-	return nil
-}
-
-var errRejected = errors.New("push rejected")
-
-func push(ctx context.Context, cfg Config) error {
-	out, err := cfg.Repo.Run(ctx, "push", "--porcelain", cfg.Remote, "HEAD:refs/heads/"+cfg.Branch)
-	if err == nil {
-		return nil
-	}
-	var ge *gitrepo.Error
-	if errors.As(err, &ge) {
-		msg := ge.Stderr + string(out)
-		if strings.Contains(msg, "rejected") || strings.Contains(msg, "fetch first") || strings.Contains(msg, "non-fast-forward") {
-			return fmt.Errorf("%w: %s", errRejected, strings.TrimSpace(msg))
-		}
-	}
-	return fmt.Errorf("push state commits: %w", err)
-}
-
-func resetToRemote(ctx context.Context, cfg Config) error {
-	if _, err := cfg.Repo.Run(ctx, "fetch", "-q", cfg.Remote, cfg.Branch); err != nil {
-		return fmt.Errorf("fetch %s: %w", cfg.Branch, err)
-	}
-	if _, err := cfg.Repo.Run(ctx, "reset", "-q", "--hard", "FETCH_HEAD"); err != nil {
-		return fmt.Errorf("reset to %s/%s: %w", cfg.Remote, cfg.Branch, err)
-	}
-	return nil
 }
 
 // OnlyStateCommits reports whether every commit in before..after was made by

@@ -3,8 +3,13 @@ package moto
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"testing"
 
@@ -127,4 +132,37 @@ func (t *accountTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return t.faults.roundTrip(req, t.server.base)
 	}
 	return t.server.base.RoundTrip(req)
+}
+
+// Proxy serves the server to another process, such as a built binary that
+// reads AWS_ENDPOINT_URL and cannot be given an aws.Config: it listens on a
+// new 127.0.0.1 port and sends each request it receives as Config's client
+// would, to the account namespace (a new random one unless WithAccountID)
+// through the Faults given by WithFaults. It returns the proxy's URL and the
+// account id, and stops when t ends.
+func (s *Server) Proxy(t testing.TB, opts ...Option) (proxyURL, accountID string) {
+	t.Helper()
+	if s == nil {
+		t.Fatal("moto: no server: call moto.Main(m) from TestMain")
+	}
+	var o configOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.accountID == "" {
+		o.accountID = NewAccountID()
+	}
+	target, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.Out.Host = s.host },
+		Transport: &accountTransport{server: s, accountID: o.accountID, faults: o.faults},
+		// A client that went away (a killed process) is not news.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL, o.accountID
 }

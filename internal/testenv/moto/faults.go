@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -146,6 +148,28 @@ type Faults struct {
 	outstanding    int
 	maxOutstanding int
 	async          map[string]*asyncOp
+	starts         []time.Time // when each call reached the injector
+	order          []string    // the operation of each call
+	reached        []*reachedWait
+	kill           *killRule
+	killed         bool
+	refused        int
+	setSemantics   bool
+	tuples         sync.Mutex // serializes creates when setSemantics
+	redundant      int
+}
+
+// reachedWait is a Reached channel waiting for the n-th call of op.
+type reachedWait struct {
+	op string
+	n  int
+	ch chan struct{}
+}
+
+// killRule kills the injector once the n-th call of op has been answered.
+type killRule struct {
+	op string
+	n  int
 }
 
 type rule struct {
@@ -259,9 +283,12 @@ func (f *Faults) roundTrip(req *http.Request, next http.RoundTripper) (*http.Res
 		return nil, err
 	}
 	target, op := operation(req, body)
-	r := f.begin(op, target)
+	r, index, ok := f.begin(op, target)
+	if !ok {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ErrKilled}
+	}
 	tracked := false
-	defer func() { f.end(op, tracked) }()
+	defer func() { f.end(op, index, tracked) }()
 
 	if r != nil {
 		switch r.fault.kind {
@@ -284,20 +311,151 @@ func (f *Faults) roundTrip(req *http.Request, next http.RoundTripper) (*http.Res
 			return resp, err
 		}
 	}
-	return next.RoundTrip(withBody(req, body))
+	return f.forward(withBody(req, body), op, next)
+}
+
+// ErrKilled is the transport error of every call made after a KillAfter
+// rule fired: the process that would make it is dead.
+var ErrKilled = errors.New("moto faults: the caller was killed")
+
+// KillAfter makes the injector act as if the calling process were killed
+// right after the n-th call of op ("*": of any operation) was answered:
+// every later call fails with ErrKilled without reaching moto. Calls
+// already in flight complete. Killed reports whether it has fired.
+func (f *Faults) KillAfter(op string, n int) *Faults {
+	if n < 1 {
+		panic(fmt.Sprintf("moto: KillAfter(%q, %d): n must be positive", op, n))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kill = &killRule{op: op, n: n}
+	return f
+}
+
+// Revive drops the KillAfter rule and lets calls through again, for the
+// process that runs after the killed one. It returns f.
+func (f *Faults) Revive() *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kill, f.killed = nil, false
+	return f
+}
+
+// Killed reports whether a KillAfter rule has fired.
+func (f *Faults) Killed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.killed
+}
+
+// Sequence is the operation of every call that reached the injector, in
+// the order they did.
+func (f *Faults) Sequence() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.order...)
+}
+
+// Refused is how many calls failed with ErrKilled.
+func (f *Faults) Refused() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused
+}
+
+// Reached returns a channel that is closed when the n-th call of op ("*":
+// of any operation) reaches the injector, before any fault applies: with a
+// Delay on that call, a test can act while the call is held.
+func (f *Faults) Reached(op string, n int) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan struct{})
+	if f.countLocked(op) >= n {
+		close(ch)
+		return ch
+	}
+	f.reached = append(f.reached, &reachedWait{op: op, n: n, ch: ch})
+	return ch
+}
+
+// AssignmentSet makes moto hold account assignments as AWS does, as a set:
+// a CreateAccountAssignment for a principal that already holds the
+// permission set on the account answers SUCCEEDED without reaching moto
+// (which would store a duplicate), and creates and deletes reach moto one
+// at a time. Redundant counts those creates. Use it where independent
+// processes may create the same assignment at once.
+func (f *Faults) AssignmentSet() *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setSemantics = true
+	return f
+}
+
+// Redundant is how many creates AssignmentSet answered without moto
+// because the assignment already existed.
+func (f *Faults) Redundant() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.redundant
+}
+
+// MaxPerSecond is the largest number of calls that reached the injector
+// within any one-second window.
+func (f *Faults) MaxPerSecond() int {
+	f.mu.Lock()
+	starts := append([]time.Time(nil), f.starts...)
+	f.mu.Unlock()
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	best, lo := 0, 0
+	for hi := range starts {
+		for starts[hi].Sub(starts[lo]) >= time.Second {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
+
+func (f *Faults) countLocked(op string) int {
+	if op == "*" {
+		n := 0
+		for _, c := range f.calls {
+			n += c
+		}
+		return n
+	}
+	return f.calls[shortOp(op)]
 }
 
 // begin counts the call and consumes the rule that applies to it, if any.
-func (f *Faults) begin(op, target string) *rule {
+// index is the call's number among its operation's calls and among all
+// calls; ok is false when the injector was killed.
+func (f *Faults) begin(op, target string) (r *rule, index [2]int, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.killed {
+		f.refused++
+		return nil, index, false
+	}
 	f.calls[op]++
+	f.starts = append(f.starts, time.Now())
+	f.order = append(f.order, op)
+	index = [2]int{f.calls[op], len(f.starts)}
 	f.inFlight[op]++
 	f.maxInFlight[op] = max(f.maxInFlight[op], f.inFlight[op])
 	if isAsyncOp(op) {
 		f.outstanding++
 		f.maxOutstanding = max(f.maxOutstanding, f.outstanding)
 	}
+	kept := f.reached[:0]
+	for _, w := range f.reached {
+		if f.countLocked(w.op) >= w.n {
+			close(w.ch)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	f.reached = kept
 	for _, r := range f.rules {
 		if r.left == 0 || (r.op != "*" && r.op != op && r.op != target) {
 			continue
@@ -305,20 +463,115 @@ func (f *Faults) begin(op, target string) *rule {
 		if r.left > 0 {
 			r.left--
 		}
-		return r
+		if r.fault.kind != kindDelay || r.fault.delay > 0 {
+			injected.Add(1)
+		}
+		return r, index, true
 	}
-	return nil
+	return nil, index, true
 }
 
+// injected counts the faults applied by every Faults in the process.
+var injected atomic.Int64
+
+// Injected is how many faults every Faults in this test binary applied so
+// far (a zero Delay is not a fault), for a report of what a suite tried.
+func Injected() int64 { return injected.Load() }
+
 // end closes the call; an asynchronous operation answered IN_PROGRESS
-// (tracked) stays outstanding until a Describe reports its end.
-func (f *Faults) end(op string, tracked bool) {
+// (tracked) stays outstanding until a Describe reports its end. A KillAfter
+// rule fires here, once its call has been answered.
+func (f *Faults) end(op string, index [2]int, tracked bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inFlight[op]--
 	if isAsyncOp(op) && !tracked {
 		f.outstanding--
 	}
+	if k := f.kill; k != nil && (k.op == "*" && index[1] == k.n || shortOp(k.op) == op && index[0] == k.n) {
+		f.killed = true
+	}
+}
+
+// forward sends a call to moto. With AssignmentSet, a create of an
+// assignment that exists is answered here, and creates and deletes are
+// serialized so that the check holds.
+func (f *Faults) forward(req *http.Request, op string, next http.RoundTripper) (*http.Response, error) {
+	f.mu.Lock()
+	set := f.setSemantics
+	f.mu.Unlock()
+	if !set || !isAsyncOp(op) {
+		return next.RoundTrip(req)
+	}
+	f.tuples.Lock()
+	defer f.tuples.Unlock()
+	if op == OpCreateAccountAssignment {
+		body, err := readBody(req)
+		if err != nil {
+			return nil, err
+		}
+		req = withBody(req, body)
+		var in assignmentStatus
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, fmt.Errorf("moto faults: decode %s request: %w", op, err)
+		}
+		held, err := f.holds(req, body, in, next)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			f.mu.Lock()
+			f.redundant++
+			f.mu.Unlock()
+			in.RequestID, in.Status = newRequestID(), StatusSucceeded
+			return statusResponse(req, op, in), nil
+		}
+	}
+	return next.RoundTrip(req)
+}
+
+// holds asks moto whether the principal of a create request already holds
+// its permission set on its account.
+func (f *Faults) holds(create *http.Request, body []byte, in assignmentStatus, next http.RoundTripper) (bool, error) {
+	var target struct{ InstanceArn string }
+	_ = json.Unmarshal(body, &target)
+	var token string
+	for range 100 {
+		q := map[string]string{"InstanceArn": target.InstanceArn, "AccountId": in.TargetID, "PermissionSetArn": in.PermissionSetArn}
+		if token != "" {
+			q["NextToken"] = token
+		}
+		b, _ := json.Marshal(q)
+		list := withBody(create, b)
+		list.Header = create.Header.Clone()
+		list.Header.Set("X-Amz-Target", "SWBExternalService.ListAccountAssignments")
+		resp, err := next.RoundTrip(list)
+		if err != nil {
+			return false, err
+		}
+		var out struct {
+			AccountAssignments []struct {
+				PrincipalID   string `json:"PrincipalId"`
+				PrincipalType string
+			}
+			NextToken string
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("moto faults: list assignments: HTTP %d: %v", resp.StatusCode, err)
+		}
+		for _, a := range out.AccountAssignments {
+			if a.PrincipalID == in.PrincipalID && a.PrincipalType == in.PrincipalType {
+				return true, nil
+			}
+		}
+		if out.NextToken == "" {
+			return false, nil
+		}
+		token = out.NextToken
+	}
+	return false, errors.New("moto faults: list assignments: more than 100 pages")
 }
 
 // asyncOp is an assignment operation answered IN_PROGRESS by the injector.
@@ -408,7 +661,7 @@ func (f *Faults) describe(req *http.Request, body []byte, op string, next http.R
 	case a.fault.final == StatusFailed:
 		a.status.Status, a.status.FailureReason = StatusFailed, a.fault.reason
 	default:
-		reason, err := a.apply(req, next)
+		reason, err := a.apply(f, req, next)
 		if err != nil {
 			// Transport trouble: the operation stays IN_PROGRESS.
 			return nil, err
@@ -429,13 +682,13 @@ func (f *Faults) describe(req *http.Request, body []byte, op string, next http.R
 
 // apply sends the held operation to moto now that it "succeeds"; a refusal
 // by moto becomes the FailureReason.
-func (a *asyncOp) apply(req *http.Request, next http.RoundTripper) (reason string, err error) {
+func (a *asyncOp) apply(f *Faults, req *http.Request, next http.RoundTripper) (reason string, err error) {
 	fwd, err := http.NewRequestWithContext(req.Context(), http.MethodPost, a.url, bytes.NewReader(a.body))
 	if err != nil {
 		return "", err
 	}
 	fwd.Header = a.header.Clone()
-	resp, err := next.RoundTrip(fwd)
+	resp, err := f.forward(withBody(fwd, a.body), a.op, next)
 	if err != nil {
 		return "", err
 	}

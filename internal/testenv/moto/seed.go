@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
@@ -49,17 +50,35 @@ func Seed(ctx context.Context, cfg aws.Config, users, permissionSets []string) (
 		UserIDs:           map[string]string{},
 		PermissionSetARNs: map[string]string{},
 	}
+	// Users are created a few at a time: a test may seed thousands.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, 8)
+	)
 	for _, name := range users {
-		out, err := ids.CreateUser(ctx, &identitystore.CreateUserInput{
-			IdentityStoreId: aws.String(s.IdentityStoreID),
-			UserName:        aws.String(name),
-			DisplayName:     aws.String(name),
-			Name:            &idtypes.Name{GivenName: aws.String(name), FamilyName: aws.String("Test")},
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out, err := ids.CreateUser(ctx, &identitystore.CreateUserInput{
+				IdentityStoreId: aws.String(s.IdentityStoreID),
+				UserName:        aws.String(name),
+				DisplayName:     aws.String(name),
+				Name:            &idtypes.Name{GivenName: aws.String(name), FamilyName: aws.String("Test")},
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("seed: create user %q: %w", name, err))
+				return
+			}
+			s.UserIDs[name] = aws.ToString(out.UserId)
 		})
-		if err != nil {
-			return Seeded{}, fmt.Errorf("seed: create user %q: %w", name, err)
-		}
-		s.UserIDs[name] = aws.ToString(out.UserId)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Seeded{}, err
 	}
 	for _, name := range permissionSets {
 		out, err := sso.CreatePermissionSet(ctx, &ssoadmin.CreatePermissionSetInput{

@@ -186,18 +186,22 @@ var shared *Server
 // Main is a TestMain: it starts one server for the test binary (see
 // Shared), runs the tests, stops the server and exits. If the server cannot
 // start, it prints why and exits 1: tests that need moto fail, never skip.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns the tests' exit code, for a
+// TestMain that reports something after the tests.
+func Run(m *testing.M) int {
 	s, err := Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moto: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
 	shared = s
 	code := m.Run()
 	if err := s.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "moto: %v\n", err)
 	}
-	os.Exit(code)
+	return code
 }
 
 // Shared is the server started by Main, or nil outside Main.

@@ -48,6 +48,23 @@ type World struct {
 	Base   string // main's first commit
 	nextPR int
 	clock  time.Time
+	prs    []MergedPR
+}
+
+// MergedPR is a pull request Merge told the GitHub server about.
+type MergedPR struct {
+	PR      githubfake.PR
+	Reviews []githubfake.Review
+}
+
+// PR is the n-th pull request merged (from 1), as the GitHub server was
+// told by Merge (a NoPR merge is the zero MergedPR), for a test that builds
+// another server.
+func (w *World) PR(n int) (MergedPR, bool) {
+	if n < 1 || n > len(w.prs) {
+		return MergedPR{}, false
+	}
+	return w.prs[n-1], true
 }
 
 // New builds a world. moto must be running (moto.Main in TestMain).
@@ -140,14 +157,16 @@ func (w *World) Merge(pr PR) Merged {
 	m.MergeCommit = w.Admin.Git("rev-parse", "HEAD")
 	w.Admin.Git("push", "-q", "origin", "main")
 	if pr.NoPR {
+		w.prs = append(w.prs, MergedPR{})
 		return m
 	}
 	var files []githubfake.File
 	for _, p := range paths {
 		files = append(files, githubfake.File{Name: p, Status: "added", SHA: w.Admin.Git("rev-parse", head+":"+p)})
 	}
-	w.GitHub.AddPR(githubfake.PR{Number: n, Author: pr.Author, HeadSHA: head, BaseSHA: baseSHA, Merged: true,
-		MergedBy: "carol", MergeCommitSHA: m.MergeCommit, Commits: commits, Files: files})
+	ghPR := githubfake.PR{Number: n, Author: pr.Author, HeadSHA: head, BaseSHA: baseSHA, Merged: true,
+		MergedBy: "carol", MergeCommitSHA: m.MergeCommit, Commits: commits, Files: files}
+	w.GitHub.AddPR(ghPR)
 	w.GitHub.AssociateCommit(m.MergeCommit, n)
 	reviews := pr.Reviews
 	if reviews == nil {
@@ -158,6 +177,7 @@ func (w *World) Merge(pr PR) Merged {
 	for _, r := range reviews {
 		w.GitHub.AddReview(n, r)
 	}
+	w.prs = append(w.prs, MergedPR{PR: ghPR, Reviews: reviews})
 	return m
 }
 
@@ -173,6 +193,7 @@ func (w *World) Run(now time.Time, args ...string) (int, string, *gittest.Repo) 
 
 // RunIn runs the entry point in an existing checkout.
 func (w *World) RunIn(checkout *gittest.Repo, now time.Time, args ...string) (int, string) {
+	tally.runs.Add(1)
 	vars := map[string]string{
 		"GITHUB_TOKEN":      Token,
 		"GITHUB_REPOSITORY": githubfake.DefaultOwner + "/" + githubfake.DefaultRepo,
