@@ -87,10 +87,15 @@ func (s Summary) Markdown() string {
 				account += " (" + Text(d.AccountID) + ")"
 			}
 			policy, approvers, approvals := "none", "-", "-"
-			if p := d.Policy; p != nil {
-				policy = Code(p.Name)
-				approvers = Code(p.Approvers.String())
-				approvals = fmt.Sprint(p.Approvals)
+			if len(d.Policies) > 0 {
+				// Every covering policy must hold: list each one's rule.
+				var ps, as, ns []string
+				for _, p := range d.Policies {
+					ps = append(ps, Code(p.Name))
+					as = append(as, Code(p.Approvers.String()))
+					ns = append(ns, fmt.Sprint(p.Approvals))
+				}
+				policy, approvers, approvals = strings.Join(ps, " and "), strings.Join(as, " and "), strings.Join(ns, " and ")
 			}
 			reason := Text(r.Reason)
 			if r.Ticket != "" {

@@ -199,6 +199,7 @@ func (v *Verifier) listPushers(ctx context.Context, owner, repo string, pr *gith
 		return p, fmt.Sprintf("the PR has %d commits, more than the %d GitHub lists, so who pushed cannot be checked", pr.GetCommits(), maxPRCommits), nil
 	}
 	listed := 0
+	var unattributed []string
 	opts := &github.ListOptions{PerPage: perPage}
 	for range (maxPRCommits + perPage - 1) / perPage {
 		page, resp, err := call(ctx, v, fmt.Sprintf("list commits for PR %d", n), func() ([]*github.RepositoryCommit, *github.Response, error) {
@@ -210,6 +211,17 @@ func (v *Verifier) listPushers(ctx context.Context, owner, repo string, pr *gith
 		for _, c := range page {
 			p.add(c.Author, "authored", c.GetSHA())
 			p.add(c.Committer, "committed", c.GetSHA())
+			// A commit whose author or committer GitHub links to no account
+			// may be anyone's push, an approver's included: who pushed it
+			// cannot be checked, so it fails closed.
+			for _, who := range []struct {
+				role string
+				u    *github.User
+			}{{"author", c.Author}, {"committer", c.Committer}} {
+				if who.u == nil || (who.u.GetID() == 0 && who.u.GetLogin() == "") {
+					unattributed = append(unattributed, fmt.Sprintf("%s (%s)", short(c.GetSHA()), who.role))
+				}
+			}
 		}
 		listed += len(page)
 		if resp == nil || resp.NextPage == 0 {
@@ -222,6 +234,12 @@ func (v *Verifier) listPushers(ctx context.Context, owner, repo string, pr *gith
 		return p, fmt.Sprintf("GitHub listed %d commits, its maximum, so who pushed cannot be checked", listed), nil
 	case listed < pr.GetCommits():
 		return p, fmt.Sprintf("GitHub listed %d of the PR's %d commits, so who pushed cannot be checked", listed, pr.GetCommits()), nil
+	case len(unattributed) > 0:
+		list := unattributed
+		if len(list) > 3 {
+			list = append(list[:3:3], fmt.Sprintf("and %d more", len(unattributed)-3))
+		}
+		return p, fmt.Sprintf("GitHub links no account to commit %s, so who pushed it cannot be checked (commit with the e-mail address of a GitHub account)", strings.Join(list, ", ")), nil
 	}
 	return p, "", nil
 }

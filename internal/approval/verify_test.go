@@ -273,7 +273,7 @@ func TestVerify(t *testing.T) {
 			name: "more than 250 commits fails closed",
 			pr: func(p *githubfake.PR) {
 				for i := range 251 {
-					p.Commits = append(p.Commits, githubfake.Commit{SHA: sha(fmt.Sprintf("c%03d", i)), AuthorLogin: "alice"})
+					p.Commits = append(p.Commits, githubfake.Commit{SHA: sha(fmt.Sprintf("c%03d", i)), AuthorLogin: "alice", CommitterLogin: "alice"})
 				}
 			},
 			reviews: []githubfake.Review{approve("carol")},
@@ -286,7 +286,7 @@ func TestVerify(t *testing.T) {
 			name: "exactly 250 commits is fine",
 			pr: func(p *githubfake.PR) {
 				for i := range 249 {
-					p.Commits = append(p.Commits, githubfake.Commit{SHA: sha(fmt.Sprintf("c%03d", i)), AuthorLogin: "alice"})
+					p.Commits = append(p.Commits, githubfake.Commit{SHA: sha(fmt.Sprintf("c%03d", i)), AuthorLogin: "alice", CommitterLogin: "alice"})
 				}
 				p.Commits[200].CommitterLogin = "dave"
 			},

@@ -139,3 +139,39 @@ func TestCrashBeforePush(t *testing.T) {
 		t.Errorf("%d CreateAccountAssignment calls, want 1 (the rerun must find the existing one)", n)
 	}
 }
+
+// TestOverlappingPoliciesEachNeedApproval: when two policies cover the same
+// account and permission set, each one's approval rule must hold on its own.
+func TestOverlappingPoliciesEachNeedApproval(t *testing.T) {
+	t.Parallel()
+	w := world.New(t)
+	w.Admin.Write("policies/sandbox-security.yaml", `version: 1
+name: sandbox-security
+accounts:
+  - id: "777788889999"
+permissionSets: [AdministratorAccess]
+eligible:
+  users: [alice, frank]
+approvers:
+  users: [dave]
+approvals: 1
+maxDuration: 1d
+`)
+	w.Admin.Commit("add an overlapping policy")
+	w.Admin.Git("push", "-q", "origin", "main")
+	w.Merge(world.PR{Files: map[string]string{"requests/alice-one.yaml": sandboxRequest("alice", "1h")}, Author: "alice", Approvers: []string{"carol"}})
+	w.Merge(world.PR{Files: map[string]string{"requests/frank-both.yaml": sandboxRequest("frank", "1h")}, Author: "frank", Approvers: []string{"carol", "dave"}})
+	code, out, _ := w.Run(githubfake.Epoch.Add(time.Minute), "reconcile")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if st := w.RemoteFile("archive/alice-one.status.yaml"); !strings.Contains(st, "state: denied") || !strings.Contains(st, "sandbox-security") {
+		t.Errorf("approval under one policy only must be denied naming the other:\n%s", st)
+	}
+	if got := w.Assignments(sandboxAccount, "AdministratorAccess"); !cmp.Equal(got, []string{"frank@example.com"}) {
+		t.Errorf("assignments = %v, want only the request approved under both policies\n%s", got, out)
+	}
+	if st := w.RemoteFile("status/frank-both.yaml"); !strings.Contains(st, "policy: sandbox-security, sandbox") || !strings.Contains(st, "- dave") {
+		t.Errorf("status should name both policies and both approvers:\n%s", st)
+	}
+}

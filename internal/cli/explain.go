@@ -31,9 +31,9 @@ func parseExplain(env Env, args []string) (explainOptions, error) {
   elevate explain --format json ./my-draft.yaml   # a file anywhere; its name is its id
 
 It judges the request against the policies in this checkout, as the PR check
-does against main: which policy applies and why (when several cover the
-request, the one requiring the most approvals applies, then the shortest
-maxDuration, then the first file name), who is eligible, who can approve and
+does against main: which policies apply and why (when several cover the
+request, every one must allow it, approvals included; the one requiring the
+most approvals is shown first), who is eligible, who can approve and
 how many approvals are needed. For a merged request it also shows what
 elevate recorded. Exit status 1 when the policies do not allow the request.`)
 	fs.StringVar(&o.Dir, "C", ".", "run as if started in `dir` (a checkout of main)")

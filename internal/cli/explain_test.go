@@ -59,7 +59,7 @@ func TestExplain(t *testing.T) {
 			"policy production (policies/production.yaml) applies", "alice is listed under eligible.users", "approvals needed: 2", "recorded by elevate: active"}},
 		{"archived request by id", []string{"frank-ro"}, 0, "", []string{"archive/frank-ro.yaml", "it is the only policy", "recorded by elevate: expired"}},
 		{"two policies cover it", []string{"drafts/frank-sandbox-admin.yaml"}, 0, "explain.overlap.golden", []string{
-			"policy sandbox-admin (policies/sandbox-admin.yaml) applies", "it applies over sandbox because it requires the most approvals"}},
+			"policy sandbox-admin (policies/sandbox-admin.yaml) applies", "a request must satisfy every one of them"}},
 		{"not allowed, eligible through a team", []string{"drafts/dave-prod.yaml"}, 1, "explain.denied.golden", []string{
 			"dave is an active member of team acme/sre", "duration 6h is longer than policy production allows", "ticket-required"}},
 		{"no such request", []string{"nobody-here"}, 2, "", []string{`no request "nobody-here"`}},

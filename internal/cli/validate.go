@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/elevate-dev/elevate/internal/finding"
 	"github.com/elevate-dev/elevate/internal/gitrepo"
@@ -127,10 +128,13 @@ func writeReport(w io.Writer, rep *validate.Report, format string) error {
 		if bad[c.Request.File] || c.Decision.Policy == nil {
 			continue
 		}
-		p := c.Decision.Policy
-		fmt.Fprintln(w, finding.EscapeLine(fmt.Sprintf("%s: ok: %s %s on %s for %s under policy %s; needs %d approval%s from %s",
-			c.Request.File, c.Request.Requester, c.Request.PermissionSet, c.Decision.AccountID, c.Request.DurationText,
-			p.Name, p.Approvals, plural(p.Approvals), p.Approvers)))
+		var rules []string
+		for _, p := range c.Decision.Policies {
+			rules = append(rules, fmt.Sprintf("policy %s needs %d approval%s from %s", p.Name, p.Approvals, plural(p.Approvals), p.Approvers))
+		}
+		fmt.Fprintf(w, "%s: ok: %s %s on %s for %s; %s\n",
+			finding.EscapeLine(c.Request.File), finding.EscapeLine(c.Request.Requester), c.Request.PermissionSet, c.Decision.AccountID, c.Request.DurationText,
+			strings.Join(rules, "; and "))
 	}
 	what := "file"
 	if rep.Mode == "pr" {

@@ -304,10 +304,10 @@ func (s *Set) ResolveAccount(account string) (string, bool) {
 	return "", false
 }
 
-// Applicable returns the policy that decides a request for the account and
-// permission set, and every policy that covers them. When several do, the one
-// requiring the most approvals applies, then the one with the shortest
-// maxDuration, then the first by file name: the strictest wins, always the same.
+// Applicable returns every policy that covers the account and permission set,
+// and the one to show first: the one requiring the most approvals, then the
+// shortest maxDuration, then the first by file name. A request must satisfy
+// every covering policy, so which is shown first never loosens anything.
 func (s *Set) Applicable(accountID, permissionSet string) (*Policy, []*Policy) {
 	var all []*Policy
 	for _, p := range s.Policies {
@@ -335,9 +335,13 @@ type TeamChecker interface {
 
 // Decision is the outcome of checking a request against the policies.
 type Decision struct {
-	// Policy is the policy that applies, or nil.
+	// Policy is the covering policy shown first (the one requiring the most
+	// approvals), or nil when none covers the request.
 	Policy *Policy
-	// Why says why that policy applies, naming the others that also cover the request.
+	// Policies are every policy that covers the request; each must hold,
+	// including its approval rule.
+	Policies []*Policy
+	// Why says which policies apply and why.
 	Why string
 	// AccountID is the resolved 12-digit account id.
 	AccountID string
@@ -376,17 +380,25 @@ func (s *Set) Evaluate(ctx context.Context, r *request.Request, teams TeamChecke
 			"use one of: "+strings.Join(s.setsFor(id), ", "))
 		return d
 	}
-	d.Policy = p
+	d.Policy, d.Policies = p, all
 	d.Why = fmt.Sprintf("policy %s (%s) covers %s on %s", p.Name, p.File, r.PermissionSet, id)
 	if len(all) > 1 {
-		var others []string
+		var names []string
 		for _, q := range all {
-			if q != p {
-				others = append(others, q.Name)
-			}
+			names = append(names, q.Name)
 		}
-		d.Why += fmt.Sprintf("; it applies over %s because it requires the most approvals (then the shortest maxDuration, then the first file name)", strings.Join(others, ", "))
+		d.Why = fmt.Sprintf("policies %s all cover %s on %s, and a request must satisfy every one of them (eligibility, maxDuration, ticket and approvals); %s is shown first because it requires the most approvals",
+			strings.Join(names, ", "), r.PermissionSet, id, p.Name)
 	}
+	for _, q := range all {
+		s.check(ctx, q, r, teams, add)
+	}
+	finding.Sort(d.Findings)
+	return d
+}
+
+// check adds the findings of one covering policy: eligibility, maxDuration, ticket.
+func (s *Set) check(ctx context.Context, p *Policy, r *request.Request, teams TeamChecker, add func(field, rule, msg, fix string)) {
 	if ok, err := s.eligible(ctx, p, r.Requester, teams); err != nil {
 		add("requester", "eligible", fmt.Sprintf("cannot check whether %q is eligible under policy %s: %v", r.Requester, p.Name, err), "retry; if it persists check the token's Members: read permission")
 	} else if !ok {
@@ -409,8 +421,6 @@ func (s *Set) Evaluate(ctx context.Context, r *request.Request, teams TeamChecke
 			add("ticket", "ticket-pattern", fmt.Sprintf("ticket %q does not match policy %s's pattern %s", r.Ticket, p.Name, p.Ticket), "write the ticket id in that form")
 		}
 	}
-	finding.Sort(d.Findings)
-	return d
 }
 
 func (s *Set) eligible(ctx context.Context, p *Policy, login string, teams TeamChecker) (bool, error) {

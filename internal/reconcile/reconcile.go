@@ -416,8 +416,11 @@ func verifyNew(ctx context.Context, cfg Config, id, path string) Step {
 	if len(d.Findings) > 0 {
 		return deny("%s", texts(d.Findings))
 	}
-	p := d.Policy
-	s.Status.UserName, s.Status.Account, s.Status.Policy = d.UserName, d.AccountID, p.Name
+	var names []string
+	for _, q := range d.Policies {
+		names = append(names, q.Name)
+	}
+	s.Status.UserName, s.Status.Account, s.Status.Policy = d.UserName, d.AccountID, strings.Join(names, ", ")
 	if cfg.Approvals == nil {
 		s.Kind, s.Reason = Verify, "approvals not checked: GitHub is not configured"
 		return s
@@ -431,17 +434,34 @@ func verifyNew(ctx context.Context, cfg Config, id, path string) Step {
 		return s
 	}
 	s.Status.PullRequest = pr.GetNumber()
-	v, err := cfg.Approvals.Verify(ctx, cfg.Owner, cfg.Name, pr, r.Requester, approval.Rule{Users: p.Approvers.Users, Teams: p.Approvers.Teams, Required: p.Approvals})
-	if errors.Is(err, approval.ErrInvalidRule) {
-		return deny("policy %s cannot be satisfied: %v", p.Name, err)
+	// Every covering policy's approval rule must hold on its own.
+	var v approval.Verdict
+	approvers := map[string]bool{}
+	for _, q := range d.Policies {
+		qv, err := cfg.Approvals.Verify(ctx, cfg.Owner, cfg.Name, pr, r.Requester, approval.Rule{Users: q.Approvers.Users, Teams: q.Approvers.Teams, Required: q.Approvals})
+		if errors.Is(err, approval.ErrInvalidRule) {
+			return deny("policy %s cannot be satisfied: %v", q.Name, err)
+		}
+		if err != nil {
+			s.Kind, s.Err = Verify, fmt.Errorf("verify PR #%d: %w", pr.GetNumber(), err)
+			return s
+		}
+		if !qv.Approved {
+			if len(d.Policies) > 1 {
+				return deny("PR #%d under policy %s: %s", pr.GetNumber(), q.Name, qv.Reason)
+			}
+			return deny("PR #%d: %s", pr.GetNumber(), qv.Reason)
+		}
+		for _, a := range qv.Approvers {
+			approvers[a] = true
+		}
+		v = qv
 	}
-	if err != nil {
-		s.Kind, s.Err = Verify, fmt.Errorf("verify PR #%d: %w", pr.GetNumber(), err)
-		return s
+	v.Approvers = v.Approvers[:0]
+	for a := range approvers {
+		v.Approvers = append(v.Approvers, a)
 	}
-	if !v.Approved {
-		return deny("PR #%d: %s", pr.GetNumber(), v.Reason)
-	}
+	sort.Strings(v.Approvers)
 	blob, err := cfg.Repo.Run(ctx, "rev-parse", "HEAD:"+path)
 	if err != nil {
 		return deny("cannot read the merged blob of %s", path)

@@ -189,7 +189,15 @@ func (d *Document) convert(n *yaml.Node, path string, depth int, fs *[]finding.F
 		}
 		return s
 	case yaml.ScalarNode:
-		return scalar(n)
+		v := scalar(n)
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			// JSON has no such number (.inf, .nan, one past float64): keep
+			// the text, so the schema and the field's own rule say what is
+			// wrong with it at its line, instead of the validator failing
+			// on the whole file.
+			return n.Value
+		}
+		return v
 	}
 	add("yaml-kind", "unsupported YAML node", "write plain values")
 	return nil
