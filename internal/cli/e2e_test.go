@@ -175,3 +175,18 @@ maxDuration: 1d
 		t.Errorf("status should name both policies and both approvers:\n%s", st)
 	}
 }
+
+// TestStartTooFarIsDenied: an approval is not a time bomb; a start more than
+// 30 days after the merge is denied at reconcile, whatever the PR check said.
+func TestStartTooFarIsDenied(t *testing.T) {
+	t.Parallel()
+	w := world.New(t)
+	w.Merge(world.PR{Files: map[string]string{"requests/alice-later.yaml": sandboxRequest("alice", "1h") + "start: \"2026-06-01T00:00:00Z\"\n"}, Author: "alice", Approvers: []string{"carol"}})
+	code, out, _ := w.Run(githubfake.Epoch.Add(time.Minute), "reconcile")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if st := w.RemoteFile("archive/alice-later.status.yaml"); !strings.Contains(st, "state: denied") || !strings.Contains(st, "after the merge") {
+		t.Errorf("want denied for a far start:\n%s", st)
+	}
+}

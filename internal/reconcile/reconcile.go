@@ -481,6 +481,9 @@ func verifyNew(ctx context.Context, cfg Config, id, path string) Step {
 	s.Status.ApprovedBy = v.Approvers
 	start := pr.GetMergedAt().Time
 	if r.Start != nil {
+		if r.Start.After(start.Add(request.MaxStartAhead)) {
+			return deny("start %s is more than %s after the merge; open the request closer to when it is needed", request.FormatTime(*r.Start), request.FormatDuration(request.MaxStartAhead))
+		}
 		start = *r.Start
 	}
 	if start.IsZero() {

@@ -157,6 +157,10 @@ func hasControl(s string) bool {
 
 var durationRE = regexp.MustCompile(`^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?$`)
 
+// MaxStartAhead bounds how far after its merge a request may start: an
+// approval is for work soon, not a grant that fires months later.
+const MaxStartAhead = 30 * 24 * time.Hour
+
 // MaxDuration bounds any duration elevate accepts, whatever a policy says.
 const MaxDuration = 90 * 24 * time.Hour
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -157,5 +158,25 @@ func TestPRBaseMovedOn(t *testing.T) {
 	}
 	if len(rep.Findings) != 0 || len(rep.Requests) != 1 {
 		t.Fatalf("want one clean request, got %d requests:\n%s", len(rep.Requests), text(rep.Findings))
+	}
+}
+
+func TestPRStartTooFar(t *testing.T) {
+	t.Parallel()
+	r := baseRepo(t)
+	r.Write("requests/alice-later.yaml", goodRequest+"start: \"2099-01-01T00:00:00Z\"\n")
+	r.Write("requests/alice-soon.yaml", goodRequest+"start: \""+time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339)+"\"\n")
+	r.Commit("pr")
+	repo, err := gitrepo.Open(context.Background(), r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	rep, err := PR(context.Background(), repo, "main", "HEAD", "alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"requests/alice-later.yaml start-too-far"}, rules(rep)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

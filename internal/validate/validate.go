@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/elevate-dev/elevate/internal/finding"
 	"github.com/elevate-dev/elevate/internal/gitrepo"
@@ -229,6 +230,11 @@ func PR(ctx context.Context, repo *gitrepo.Repo, base, head, author string, team
 		}
 		rep.Requests = append(rep.Requests, *r.checked)
 		req := r.checked.Request
+		if req.Start != nil && req.Start.After(Clock().Add(request.MaxStartAhead)) {
+			rep.Findings = append(rep.Findings, finding.New(req.File, req.Pos("start"), "start-too-far",
+				fmt.Sprintf("start %s is more than %s from now", request.FormatTime(*req.Start), request.FormatDuration(request.MaxStartAhead)),
+				"open the request closer to when you need the access"))
+		}
 		if author != "" && !strings.EqualFold(req.Requester, author) {
 			rep.Findings = append(rep.Findings, finding.New(req.File, req.Pos("requester"), "requester-author",
 				fmt.Sprintf("requester is %q but the pull request is by %q; nobody can request access for someone else", req.Requester, author),
@@ -240,6 +246,9 @@ func PR(ctx context.Context, repo *gitrepo.Repo, base, head, author string, team
 	sort.Slice(rep.Requests, func(i, j int) bool { return rep.Requests[i].Request.ID < rep.Requests[j].Request.ID })
 	return rep, nil
 }
+
+// Clock is the time PR mode judges start times against; tests replace it.
+var Clock = time.Now
 
 // parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
 func parallel(n int, f func(int)) {
