@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-dev/elevate/internal/audit"
 	"github.com/elevate-dev/elevate/internal/testenv/gittest"
@@ -114,6 +115,7 @@ func TestAuditQuarter(t *testing.T) {
 func TestAuditGapsInRealHistory(t *testing.T) {
 	t.Parallel()
 	w := world.New(t)
+	w.GitHub.SetClock(time.Date(2026, 8, 14, 8, 0, 0, 0, time.UTC))
 	w.Merge(world.PR{Files: map[string]string{"requests/alice-sandbox.yaml": requestFile("alice", "sandbox", "AdministratorAccess", "2h",
 		"Try the new VPC set-up before the review", "", "2026-08-14T09:00:00Z")}, Author: "alice", Approvers: []string{"carol"}})
 	w.Merge(world.PR{Files: map[string]string{"requests/frank-sandbox.yaml": requestFile("frank", "sandbox", "ReadOnlyAccess", "1d",

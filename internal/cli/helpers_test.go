@@ -166,16 +166,36 @@ func quarter(t *testing.T) *world.World {
 		{"alice-prod-oncall", requestFile("alice", "prod", "AdministratorAccess", "4h", "On-call cover for the database failover drill", "INC-1410", "2026-09-30T22:00:00Z"), "alice", []string{"carol", "erin"}},
 		{"frank-sandbox-cleanup", requestFile("frank", "sandbox", "ReadOnlyAccess", "1d", "Find the resources the VPC experiment left behind", "", "2026-10-12T09:00:00Z"), "frank", []string{"carol"}},
 	}
-	for _, pr := range prs {
-		w.Merge(world.PR{Files: map[string]string{"requests/" + pr.id + ".yaml": pr.body}, Author: pr.author, Approvers: pr.approvers})
+	// Each PR is merged the day before its start (a start may be at most 30
+	// days after its merge), recorded as pending, granted and revoked.
+	runs := map[string][]string{
+		"alice-prod-rollback":   {"2026-08-14T09:01:00Z", "2026-08-14T11:05:00Z"},
+		"frank-sandbox-vpc":     {"2026-08-20T08:01:00Z", "2026-08-20T16:03:00Z"},
+		"bob-orders-migration":  {"2026-09-02T13:01:00Z", "2026-09-02T14:35:00Z"},
+		"alice-prod-oncall":     {"2026-09-30T22:01:00Z", "2026-10-01T03:10:00Z"},
+		"frank-sandbox-cleanup": {"2026-10-12T09:02:00Z", "2026-10-13T09:04:00Z"},
 	}
-	reconcileAt(t, w,
-		"2026-07-01T00:00:00Z",
-		"2026-08-14T09:01:00Z", "2026-08-14T11:05:00Z",
-		"2026-08-20T08:01:00Z", "2026-08-20T16:03:00Z",
-		"2026-09-02T13:01:00Z", "2026-09-02T14:35:00Z",
-		"2026-09-30T22:01:00Z", "2026-10-01T03:10:00Z",
-		"2026-10-12T09:02:00Z", "2026-10-13T09:04:00Z",
-	)
+	for _, pr := range prs {
+		start := startOf(t, pr.body).Add(-24 * time.Hour)
+		w.GitHub.SetClock(start)
+		w.Merge(world.PR{Files: map[string]string{"requests/" + pr.id + ".yaml": pr.body}, Author: pr.author, Approvers: pr.approvers})
+		reconcileAt(t, w, append([]string{start.Add(time.Minute).Format(time.RFC3339)}, runs[pr.id]...)...)
+	}
 	return w
+}
+
+// startOf reads the start: line of a request file.
+func startOf(t *testing.T, body string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "start: "); ok {
+			ts, err := time.Parse(time.RFC3339, strings.Trim(v, "\""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ts
+		}
+	}
+	t.Fatal("request has no start")
+	return time.Time{}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-dev/elevate/internal/testenv/gittest"
 	"github.com/elevate-dev/elevate/internal/testenv/world"
@@ -16,6 +17,8 @@ const statusNow = "2026-12-03T09:00:00Z"
 func openSet(t *testing.T) (*world.World, *gittest.Repo) {
 	t.Helper()
 	w := world.New(t)
+	// Merges happen the morning the requests start: a start may be at most 30 days after its merge.
+	w.GitHub.SetClock(time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC))
 	for _, pr := range []struct {
 		id, body, author string
 		approvers        []string

@@ -108,8 +108,9 @@ type Options struct {
 	// at once. Default 15, AWS's fixed limit.
 	MaxInFlight int
 	// RatePerSecond bounds the calls per second to sso-admin and the
-	// Identity Store together (a call is one SDK operation, its retries
-	// included). Default 20, AWS's limit.
+	// Identity Store together. With NewFromConfig every HTTP request
+	// counts, retries included; with New each SDK operation counts once.
+	// Default 20, AWS's limit.
 	RatePerSecond float64
 	// MaxPages bounds every paginated listing. Default 100.
 	MaxPages int

@@ -1,9 +1,11 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -138,6 +140,10 @@ func (r *run) undo(steps []Step) []Step {
 		out = append(out, Step{Kind: Remove, Status: ledger.Status{UserName: a.UserName, PermissionSet: a.PermissionSet, Account: a.AccountID},
 			Reason: fmt.Sprintf("this run granted it for %s, but another run closed %s meanwhile", id, id)})
 	}
+	slices.SortFunc(out, func(x, y Step) int {
+		return cmp.Or(cmp.Compare(x.Status.Account, y.Status.Account), cmp.Compare(x.Status.PermissionSet, y.Status.PermissionSet),
+			cmp.Compare(x.Status.UserName, y.Status.UserName))
+	})
 	return out
 }
 
@@ -166,8 +172,7 @@ func (r *run) compensate(ctx context.Context, res *Result, pushErr error) {
 			}
 		}
 		s.Err = fmt.Errorf("granted, then undone because the record could not be pushed; the next run that can record it grants it again: %w", pushErr)
-		cfg := r.cfg
-		cfg.logf("%s: %v", s.ID, s.Err)
+		r.cfg.logf("%s: %v", s.ID, s.Err)
 	}
 }
 
@@ -216,9 +221,8 @@ func (cfg Config) pushAttempts() int {
 // crash calls the test hook at a named point. The points, in run order:
 // "plan" (planned, nothing done); "aws KIND ID" after each AWS step;
 // "record ID" as each state commit is prepared; "recorded" once the state
-// commits are made; "push" before a
-// push; "pushed" after it; "moved" after a push rejected because main
-// moved, before fetching it.
+// commits are made; "push" before a push; "pushed" after it; "moved"
+// after a push rejected because main moved, before fetching it.
 func (cfg Config) crash(point string) error {
 	if cfg.Crash == nil {
 		return nil

@@ -120,6 +120,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				if len(s.Held) != 2 {
 					t.Errorf("held %v, want alice's and bob's assignments", s.Held)
 				}
+				return
 			}
 			mustReconcile(t, w, t0.Add(10*time.Hour), nil)
 			if s := w.Agree(t, ids); len(s.Held) != 0 {

@@ -53,8 +53,9 @@ func elevateBinary(t *testing.T) string {
 // process is the built binary run as the workflow runs it, reaching the
 // world's GitHub, and moto through a proxy with its own faults.
 type process struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	done chan struct{} // closed once the process has exited
 }
 
 func runBinary(t *testing.T, w *world.World, faults *moto.Faults, args ...string) *process {
@@ -75,6 +76,11 @@ func runBinary(t *testing.T, w *world.World, faults *moto.Faults, args ...string
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.done = make(chan struct{})
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
 	return p
 }
 
@@ -84,12 +90,11 @@ func (p *process) kill(t *testing.T) {
 	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Wait()
+	<-p.done
 }
 
-func (p *process) wait(t *testing.T) int {
-	t.Helper()
-	_ = p.cmd.Wait()
+func (p *process) wait() int {
+	<-p.done
 	return p.cmd.ProcessState.ExitCode()
 }
 
@@ -132,6 +137,7 @@ func TestKillTheProcess(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := world.New(t)
+			w.GitHub.SetClock(now.Add(-2 * time.Minute))
 			ids := []string{"alice-kill", "bob-kill", "frank-kill"}
 			for i, who := range []string{"alice", "bob", "frank"} {
 				merge(w, ids[i], requestFile(who, []string{admin, reader, admin}[i], "2h", startAt))
@@ -141,6 +147,8 @@ func TestKillTheProcess(t *testing.T) {
 			p := runBinary(t, w, f, "reconcile")
 			select {
 			case <-reached:
+			case <-p.done:
+				t.Fatalf("the run ended before it got there:\n%s", p.out.String())
 			case <-time.After(60 * time.Second):
 				p.kill(t)
 				t.Fatalf("the run never got there:\n%s", p.out.String())
@@ -149,7 +157,7 @@ func TestKillTheProcess(t *testing.T) {
 			os.Remove(filepath.Join(w.Remote, "hooks", "pre-receive"))
 
 			again := runBinary(t, w, moto.NewFaults(), "reconcile")
-			if code := again.wait(t); code != 0 {
+			if code := again.wait(); code != 0 {
 				t.Fatalf("rerun exit %d:\n%s", code, again.out.String())
 			}
 			s := w.Agree(t, ids)

@@ -61,25 +61,25 @@ func TestConcurrentRuns(t *testing.T) {
 			t.Parallel()
 			w, ids := raceScenario(t)
 			const runs = 4
-			base, realStart := t0.Add(55*time.Minute), time.Now()
-			clock := func() time.Time { return base.Add(time.Since(realStart) * time.Duration(tt.speed)) }
 			var (
-				wg      sync.WaitGroup
-				results = make([]*reconcile.Result, runs)
-				errs    = make([]error, runs)
+				wg        sync.WaitGroup
+				results   = make([]*reconcile.Result, runs)
+				errs      = make([]error, runs)
+				cfgs      = make([]reconcile.Config, runs)
+				base      = t0.Add(55 * time.Minute)
+				realStart time.Time
 			)
-			checkouts := make([]*gittest.Repo, runs)
-			for i := range checkouts {
-				checkouts[i] = gittest.Clone(t, w.Remote)
+			clock := func() time.Time { return base.Add(time.Since(realStart) * time.Duration(tt.speed)) }
+			for i := range cfgs {
+				cfgs[i] = w.Config(gittest.Clone(t, w.Remote), base, w.AWS)
+				cfgs[i].Clock, cfgs[i].PushAttempts = clock, 2*runs
 			}
 			realStart = time.Now()
 			for i := range runs {
 				wg.Go(func() {
 					time.Sleep(time.Duration(i) * tt.stagger)
-					cfg := w.Config(checkouts[i], clock(), w.AWS)
-					cfg.Clock = clock
-					cfg.PushAttempts = 2 * runs
-					results[i], errs[i] = reconcile.Reconcile(context.Background(), cfg)
+					cfgs[i].Now = clock()
+					results[i], errs[i] = reconcile.Reconcile(context.Background(), cfgs[i])
 				})
 			}
 			// Meanwhile a request is merged, as the push workflow would be

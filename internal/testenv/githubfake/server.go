@@ -217,6 +217,15 @@ func (s *Server) SetRepo(owner, name string) {
 	s.userLocked(owner).typ = "Organization"
 }
 
+// SetClock sets the fake's clock: the next stored event (a pull request's
+// creation and merge, a review) is one second after t. Tests that run the
+// real binary, which reads the real clock, set it near time.Now.
+func (s *Server) SetClock(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = t
+}
+
 // SetToken makes the fake require "Authorization: Bearer <token>" (or
 // "token <token>") on every request; others get 401 Bad credentials.
 // Client() sends it.

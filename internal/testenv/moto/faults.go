@@ -332,6 +332,15 @@ func (f *Faults) KillAfter(op string, n int) *Faults {
 	return f
 }
 
+// Clear drops every rule not yet used up, so that later calls get no
+// fault. It returns f.
+func (f *Faults) Clear() *Faults {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+	return f
+}
+
 // Revive drops the KillAfter rule and lets calls through again, for the
 // process that runs after the killed one. It returns f.
 func (f *Faults) Revive() *Faults {
