@@ -131,7 +131,7 @@ func TestCheckSetupWorkflows(t *testing.T) {
 		{"groups differ", "revoke.yml", "group: elevate-reconcile", "group: revoke", "workflow-concurrency"},
 		{"no environment", "grant.yml", "    environment: elevate\n", "", "workflow-environment"},
 		{"top of the hour", "revoke.yml", `"3-59/10 * * * *"`, `"*/10 * * * *"`, "workflow-schedule"},
-		{"no dispatch", "revoke.yml", "  workflow_dispatch:\n", "", "workflow-reconcile"},
+		{"no dispatch", "revoke.yml", "  workflow_dispatch:\n", "  repository_dispatch:\n", "workflow-reconcile"},
 		{"no schedule", "revoke.yml", "  schedule:\n    - cron: \"3-59/10 * * * *\"\n", "", "workflow-reconcile"},
 		{"grant on a PR", "grant.yml", "  push:\n", "  pull_request:\n  push:\n", "workflow-permissions"},
 	}

@@ -190,3 +190,36 @@ func TestStartTooFarIsDenied(t *testing.T) {
 		t.Errorf("want denied for a far start:\n%s", st)
 	}
 }
+
+// TestEndEarly: an operator ends a grant before its time (an incident, a
+// compromised laptop); access is revoked at once and recorded `ended`.
+func TestEndEarly(t *testing.T) {
+	t.Parallel()
+	w := world.New(t)
+	w.Merge(world.PR{Files: map[string]string{"requests/alice-stop.yaml": sandboxRequest("alice", "8h")}, Author: "alice", Approvers: []string{"carol"}})
+	w.Merge(world.PR{Files: map[string]string{"requests/frank-keep.yaml": sandboxRequest("frank", "8h")}, Author: "frank", Approvers: []string{"grace"}})
+	now := githubfake.Epoch.Add(time.Minute)
+	if code, out, _ := w.Run(now, "reconcile"); code != 0 {
+		t.Fatalf("grant exit %d:\n%s", code, out)
+	}
+	if code, out, _ := w.Run(now, "reconcile", "--end", "nobody-here", "--end-reason", "typo"); code != 2 || !strings.Contains(out, "no open") {
+		t.Errorf("--end of an unknown id: exit %d, want 2:\n%s", code, out)
+	}
+	if code, out, _ := w.Run(now, "reconcile", "--end", "alice-stop"); code != 2 || !strings.Contains(out, "--end-reason") {
+		t.Errorf("--end without a reason: exit %d, want 2:\n%s", code, out)
+	}
+	code, out, _ := w.Run(now.Add(time.Hour), "reconcile", "--end", "alice-stop", "--end-reason", "laptop reported stolen")
+	if code != 0 {
+		t.Fatalf("end exit %d:\n%s", code, out)
+	}
+	if got := w.Assignments(sandboxAccount, "AdministratorAccess"); !cmp.Equal(got, []string{"frank@example.com"}) {
+		t.Errorf("assignments = %v, want only frank's", got)
+	}
+	st := w.RemoteFile("archive/alice-stop.status.yaml")
+	if !strings.Contains(st, "state: ended") || !strings.Contains(st, "laptop reported stolen") {
+		t.Errorf("archive status:\n%s", st)
+	}
+	if log := w.RemoteLog(); !strings.Contains(log[0], "State: ended") || !strings.Contains(log[0], "Request: alice-stop") {
+		t.Errorf("no ended commit: %q", log[0])
+	}
+}

@@ -42,7 +42,16 @@ type reconcileOptions struct {
 	// assignment operations outstanding (identitycenter.Options).
 	AWSRate     float64
 	AWSInFlight int
+	// End lists open requests to end now; EndReason says why.
+	End       stringList
+	EndReason string
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func parseReconcile(env Env, name string, args []string) (reconcileOptions, error) {
 	o := reconcileOptions{}
@@ -76,6 +85,8 @@ Configuration comes from the environment, as the workflows give it:
 		fs.BoolVar(&o.NoPush, "no-push", false, "commit state but do not push")
 		fs.StringVar(&o.Before, "push-before", "", "with --push-after: skip the run if every commit in BEFORE..AFTER is elevate's own state commit (set from the push event)")
 		fs.StringVar(&o.After, "push-after", "", "see --push-before")
+		fs.Var(&o.End, "end", "end this open request `id` now: revoke its access and record it ended (repeatable; needs --end-reason)")
+		fs.StringVar(&o.EndReason, "end-reason", "", "why the requests given with --end end early (recorded with who ran it)")
 	}
 	if err := parse(fs, args, 0); err != nil {
 		return o, err
@@ -90,6 +101,12 @@ Configuration comes from the environment, as the workflows give it:
 		if _, err := request.ParseTime(o.At); err != nil {
 			return o, &UsageError{Msg: fmt.Sprintf("--at %q: %v; write e.g. 2026-12-05T17:00:00Z", o.At, err)}
 		}
+	}
+	if len(o.End) > 0 && strings.TrimSpace(o.EndReason) == "" {
+		return o, &UsageError{Msg: "--end needs --end-reason: say why the access ends early (it is recorded)"}
+	}
+	if strings.ContainsAny(o.EndReason, "\n\r") {
+		return o, &UsageError{Msg: "--end-reason must be one line"}
 	}
 	if o.NoPush {
 		o.Remote = ""
@@ -133,6 +150,19 @@ func runReconcileCmd(ctx context.Context, env Env, name string, args []string) e
 		return nil
 	}
 	cfg := reconcile.Config{Repo: repo, As: as, Branch: o.Branch, Remote: o.Remote, Now: now, Log: env.Stderr}
+	if len(o.End) > 0 {
+		who := env.Getenv("GITHUB_ACTOR")
+		if who == "" {
+			who = "an operator"
+		}
+		cfg.EndEarly = map[string]string{}
+		for _, id := range o.End {
+			cfg.EndEarly[id] = fmt.Sprintf("by %s: %s", who, o.EndReason)
+		}
+		if err := checkEnds(ctx, repo, o.End); err != nil {
+			return err
+		}
+	}
 	gh, owner, repoName, err := githubClient(env)
 	if err != nil && name == "reconcile" {
 		return err
@@ -308,4 +338,24 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// checkEnds refuses --end for an id that is not an open request, so a typo
+// never looks like a revocation that happened.
+func checkEnds(ctx context.Context, repo *gitrepo.Repo, ids []string) error {
+	led := &ledger.Ledger{Repo: repo}
+	open, statuses, _, err := led.Open(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		found := false
+		for _, o := range open {
+			found = found || o == id && statuses[id] != nil
+		}
+		if !found {
+			return &UsageError{Msg: fmt.Sprintf("--end %q: no open (pending or active) request has that id; see elevate status", finding.EscapeLine(id))}
+		}
+	}
+	return nil
 }

@@ -44,6 +44,10 @@ type Approvals interface {
 type Config struct {
 	// Repo is the checked-out main branch.
 	Repo *gitrepo.Repo
+	// EndEarly maps open request ids to why they end now (who asked and
+	// why): their access is revoked and they are recorded `ended`. Ending
+	// access only ever takes rights away, so it needs no approval.
+	EndEarly map[string]string
 	// As is the identity state commits are made as.
 	As ledger.Signature
 	// Owner and Name are the GitHub repository.
@@ -246,6 +250,8 @@ func plan(ctx context.Context, cfg Config) ([]Step, error) {
 			steps = append(steps, s)
 		case !present:
 			steps = append(steps, Step{ID: id, Kind: End, Status: *st, Reason: "the request file was removed from requests/ outside elevate"})
+		case cfg.EndEarly[id] != "" && (st.State == ledger.Pending || st.State == ledger.Active):
+			steps = append(steps, Step{ID: id, Kind: End, Status: *st, Reason: "ended early: " + cfg.EndEarly[id], path: path})
 		case st.State == ledger.Pending || st.State == ledger.Active:
 			if why := requestChanged(ctx, cfg, path, st); why != "" {
 				steps = append(steps, Step{ID: id, Kind: End, Status: *st, Reason: why + "; the grant is ended", path: path})
