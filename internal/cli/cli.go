@@ -61,8 +61,10 @@ type Env struct {
 func OSEnv() Env {
 	dir, _ := os.Getwd()
 	interactive := false
+	// A terminal is a character device; so is /dev/null, which is not one.
 	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		interactive = true
+		null, nerr := os.Stat(os.DevNull)
+		interactive = nerr != nil || !os.SameFile(fi, null)
 	}
 	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Dir: dir, Now: time.Now, Interactive: interactive}
 }

@@ -104,7 +104,8 @@ func runRequest(ctx context.Context, env Env, args []string) error {
 	if o.Requester == "" {
 		o.Requester, _ = githubLogin(ctx, env, repo)
 	}
-	if env.Interactive {
+	// Prompt only for what the flags left out: a full command line runs as is.
+	if env.Interactive && (o.Requester == "" || o.Account == "" || o.PermissionSet == "" || o.Duration == "" || o.Reason == "") {
 		if err := prompt(env, set, &o); err != nil {
 			return err
 		}
