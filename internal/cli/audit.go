@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -97,9 +96,7 @@ Gaps are flagged, and make the exit status 1:
 	if o.Grace < 0 {
 		return o, &UsageError{Msg: "--grace must not be negative"}
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 

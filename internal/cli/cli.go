@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -227,6 +228,22 @@ func parse(fs *flag.FlagSet, args []string, maxArgs int) error {
 	}
 	if fs.NArg() > maxArgs {
 		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(maxArgs))}
+	}
+	return nil
+}
+
+// absDir resolves a -C directory against the working directory.
+func absDir(env Env, dir string) string {
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(env.Dir, dir)
+}
+
+// textOrJSON checks a --format flag that takes text or json.
+func textOrJSON(format string) error {
+	if format != "text" && format != "json" {
+		return &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", format)}
 	}
 	return nil
 }

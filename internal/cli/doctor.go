@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -59,9 +58,7 @@ GetCallerIdentity, sso-admin ListInstances and ListPermissionSets).`)
 			return o, &UsageError{Msg: fmt.Sprintf("--repo %q: write owner/name", o.Repo)}
 		}
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 

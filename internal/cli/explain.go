@@ -45,12 +45,10 @@ elevate recorded. Exit status 1 when the policies do not allow the request.`)
 		return o, &UsageError{Msg: "explain needs a request id or file, e.g. elevate explain alice-prod-rollback"}
 	}
 	o.Target = fs.Arg(0)
-	if o.Format != "text" && o.Format != "json" {
-		return o, &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", o.Format)}
+	if err := textOrJSON(o.Format); err != nil {
+		return o, err
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,8 +90,8 @@ Configuration comes from the environment, as the workflows give it:
 	if err := parse(fs, args, 0); err != nil {
 		return o, err
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return o, &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", o.Format)}
+	if err := textOrJSON(o.Format); err != nil {
+		return o, err
 	}
 	if o.AWSRate <= 0 || o.AWSInFlight < 1 {
 		return o, &UsageError{Msg: fmt.Sprintf("--aws-calls-per-second %g and --aws-in-flight %d must be positive", o.AWSRate, o.AWSInFlight)}
@@ -111,9 +110,7 @@ Configuration comes from the environment, as the workflows give it:
 	if o.NoPush {
 		o.Remote = ""
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 

@@ -77,9 +77,7 @@ func parseRequest(env Env, args []string) (requestOptions, error) {
 	if o.OpenPR && o.DryRun {
 		return o, &UsageError{Msg: "--open-pr and --dry-run cannot be used together"}
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -41,12 +40,10 @@ request does: GITHUB_ACTOR, git config github.user, the owner of GITHUB_TOKEN.`)
 	if err := parse(fs, args, 0); err != nil {
 		return o, err
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return o, &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", o.Format)}
+	if err := textOrJSON(o.Format); err != nil {
+		return o, err
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 

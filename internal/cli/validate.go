@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/elevate-dev/elevate/internal/finding"
@@ -36,15 +35,13 @@ func parseValidate(env Env, args []string) (validateOptions, error) {
 	if err := parse(fs, args, 0); err != nil {
 		return o, err
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return o, &UsageError{Msg: fmt.Sprintf("--format %q: use text or json", o.Format)}
+	if err := textOrJSON(o.Format); err != nil {
+		return o, err
 	}
 	if o.Author != "" && o.Base == "" {
 		return o, &UsageError{Msg: "--author needs --base (it applies to the requests a PR adds)"}
 	}
-	if !filepath.IsAbs(o.Dir) {
-		o.Dir = filepath.Join(env.Dir, o.Dir)
-	}
+	o.Dir = absDir(env, o.Dir)
 	return o, nil
 }
 
