@@ -118,15 +118,7 @@ func TestPR(t *testing.T) {
 			r := baseRepo(t)
 			tt.change(r)
 			r.Commit("pr")
-			repo, err := gitrepo.Open(context.Background(), r.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer repo.Close()
-			rep, err := PR(context.Background(), repo, "main", "HEAD", tt.author, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := runPR(t, r, tt.author)
 			if diff := cmp.Diff(tt.want, rules(rep)); diff != "" {
 				t.Errorf("findings (-want +got):\n%s\n%s", diff, text(rep.Findings))
 			}
@@ -147,15 +139,7 @@ func TestPRBaseMovedOn(t *testing.T) {
 	r.Write("policies/extra.yaml", "version: 1\nname: extra\naccounts: [{id: \"999988887777\"}]\npermissionSets: [ReadOnlyAccess]\neligible: {users: [bob]}\napprovers: {users: [carol]}\napprovals: 1\nmaxDuration: 1h\n")
 	r.Commit("main moves on")
 	r.Git("checkout", "-q", "pr")
-	repo, err := gitrepo.Open(context.Background(), r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer repo.Close()
-	rep, err := PR(context.Background(), repo, "main", "HEAD", "alice", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runPR(t, r, "alice")
 	if len(rep.Findings) != 0 || len(rep.Requests) != 1 {
 		t.Fatalf("want one clean request, got %d requests:\n%s", len(rep.Requests), text(rep.Findings))
 	}
@@ -167,16 +151,23 @@ func TestPRStartTooFar(t *testing.T) {
 	r.Write("requests/alice-later.yaml", goodRequest+"start: \"2099-01-01T00:00:00Z\"\n")
 	r.Write("requests/alice-soon.yaml", goodRequest+"start: \""+time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339)+"\"\n")
 	r.Commit("pr")
+	rep := runPR(t, r, "alice")
+	if diff := cmp.Diff([]string{"requests/alice-later.yaml start-too-far"}, rules(rep)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// runPR runs PR mode on r's HEAD against main as author.
+func runPR(t *testing.T, r *gittest.Repo, author string) *Report {
+	t.Helper()
 	repo, err := gitrepo.Open(context.Background(), r.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer repo.Close()
-	rep, err := PR(context.Background(), repo, "main", "HEAD", "alice", nil)
+	rep, err := PR(context.Background(), repo, "main", "HEAD", author, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"requests/alice-later.yaml start-too-far"}, rules(rep)); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	return rep
 }
